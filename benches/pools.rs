@@ -1,0 +1,67 @@
+//! Every stage's pool on the reference workload, side by side in one criterion group.
+//!
+//! The reference workload is the article's: N jobs that each square a number, W workers, a job
+//! queue of capacity Q, every result collected. The work is as small as work gets, so what is
+//! measured is the pool's own cost per job: the hand-offs through the channels, the wake-ups,
+//! the threads' start and join. Criterion reports it as time per element (job).
+//!
+//! Run with `cargo bench --bench pools`; the HTML report lands in `target/criterion/report/`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use pool_core::{Clock, Console, PoolSize, work};
+
+/// Jobs per run where the queue has room to spare.
+const JOBS: u64 = 100_000;
+/// Jobs per run where the queue holds at most one job. Every hand-off there waits for the other
+/// side, which costs microseconds rather than nanoseconds, so fewer jobs give an equally steady
+/// figure per job and keep the whole bench inside its time budget.
+const JOBS_TIGHT_QUEUE: u64 = 10_000;
+
+const WORKERS: [usize; 3] = [1, 2, 4];
+const QUEUES: [usize; 4] = [0, 1, 100, 1024];
+
+fn jobs_for(queue: usize) -> u64 {
+    if queue <= 1 { JOBS_TIGHT_QUEUE } else { JOBS }
+}
+
+fn reference_workload(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reference");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    let console = Console::silent();
+    let clock = Clock::system();
+
+    for workers in WORKERS {
+        for queue in QUEUES {
+            let jobs = jobs_for(queue);
+            let size = PoolSize { workers, queue };
+            let point = format!("W{workers}/Q{queue}");
+            group.throughput(Throughput::Elements(jobs));
+
+            group.bench_function(BenchmarkId::new("stage-1-basic", &point), |b| {
+                b.iter(|| {
+                    let jobs = stage_1_basic::article_jobs(jobs);
+                    black_box(stage_1_basic::run_pool(size, jobs, work::square, &console))
+                });
+            });
+            group.bench_function(BenchmarkId::new("stage-2-metadata", &point), |b| {
+                b.iter(|| {
+                    let jobs = stage_2_metadata::article_jobs(jobs);
+                    let work = |number| work::square_slowly(number, Duration::ZERO);
+                    black_box(stage_2_metadata::run_pool(
+                        size, jobs, work, &clock, &console,
+                    ))
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, reference_workload);
+criterion_main!(benches);

@@ -1,0 +1,220 @@
+//! The flags every stage shares, their validation, and how a bad one is reported.
+//!
+//! A stage's `main.rs` flattens [`PoolArgs`] into its own `clap` parser, adds the flags of its
+//! lesson, and calls [`parse_or_exit`]. Bad input never reaches a stage's library: it ends here,
+//! as one line on stderr that names the flag and the problem, with exit code 2.
+
+use std::ffi::OsString;
+use std::process;
+use std::time::Duration;
+
+use clap::{Args, Parser};
+
+use crate::PoolSize;
+
+/// More worker threads than this is a typo, not a pool; the performance chapter shows what
+/// thousands of threads cost.
+pub const MAX_WORKERS: usize = 1024;
+/// Every output is the square of a job's number, and the largest number is twice this, so the
+/// square still fits in a `u64`.
+pub const MAX_JOBS: u64 = 1_000_000_000;
+/// A bounded queue reserves all of its slots up front, so its capacity is memory spent at once.
+pub const MAX_QUEUE: usize = 1_000_000;
+
+/// The shape of every stage's pool: how many workers, how many jobs, how much room in the queue.
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Worker threads that take jobs from the queue
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = worker_count,
+          allow_negative_numbers = true)]
+    pub workers: usize,
+
+    /// Jobs to submit
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = job_count,
+          allow_negative_numbers = true)]
+    pub jobs: u64,
+
+    /// Jobs the queue holds before a submitter has to wait; 0 hands each job straight to a
+    /// waiting worker [default: the number of jobs]
+    #[arg(long, value_name = "N", value_parser = queue_capacity, allow_negative_numbers = true)]
+    pub queue: Option<usize>,
+}
+
+impl PoolArgs {
+    /// The pool these flags ask for.
+    pub fn pool_size(&self) -> PoolSize {
+        PoolSize {
+            workers: self.workers,
+            queue: self.queue_capacity(),
+        }
+    }
+
+    /// The job queue's capacity: `--queue`, or else room for every job (the article's choice,
+    /// which lets the submitter hand over all jobs without waiting), within [`MAX_QUEUE`].
+    pub fn queue_capacity(&self) -> usize {
+        self.queue.unwrap_or_else(|| {
+            usize::try_from(self.jobs)
+                .unwrap_or(MAX_QUEUE)
+                .min(MAX_QUEUE)
+        })
+    }
+}
+
+/// The defaults that differ from stage to stage. They are set before parsing, so `--help` shows
+/// the stage's own values.
+#[derive(Debug, Clone, Copy)]
+pub struct StageDefaults {
+    /// The default for `--jobs`.
+    pub jobs: u64,
+}
+
+/// Parses this process's arguments into `C`. On `--help` prints the help and exits 0; on bad
+/// input prints [`one_line`] to stderr and exits 2.
+pub fn parse_or_exit<C: Parser>(defaults: StageDefaults) -> C {
+    match try_parse_from::<C>(std::env::args_os(), defaults) {
+        Ok(cli) => cli,
+        Err(error) if error.use_stderr() => {
+            eprintln!("{}", one_line(&error));
+            process::exit(error.exit_code());
+        }
+        Err(help_or_version) => {
+            let _ = help_or_version.print();
+            process::exit(0);
+        }
+    }
+}
+
+/// Parses `args` (program name first) into `C`, with the stage's defaults in place.
+pub fn try_parse_from<C: Parser>(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    defaults: StageDefaults,
+) -> Result<C, clap::Error> {
+    let command =
+        C::command().mut_arg("jobs", |jobs| jobs.default_value(defaults.jobs.to_string()));
+    let mut matches = command.try_get_matches_from(args)?;
+    C::from_arg_matches_mut(&mut matches)
+}
+
+/// The first line of clap's report, which names the flag and the problem, e.g.
+/// `error: invalid value '0' for '--workers <N>': must be at least 1`. The rest (usage, a pointer
+/// to `--help`) is left out: one line is what a script's log or a reader's eye can take in.
+pub fn one_line(error: &clap::Error) -> String {
+    let report = error.render().to_string();
+    report
+        .lines()
+        .next()
+        .unwrap_or("error: bad arguments")
+        .to_owned()
+}
+
+/// `--workers`: from 1 to [`MAX_WORKERS`].
+pub fn worker_count(text: &str) -> Result<usize, String> {
+    match whole_number(text)? {
+        0 => Err("a pool needs at least 1 worker".to_owned()),
+        n => at_most(n, MAX_WORKERS),
+    }
+}
+
+/// `--jobs`: from 0 to [`MAX_JOBS`].
+pub fn job_count(text: &str) -> Result<u64, String> {
+    at_most(whole_number(text)?, MAX_JOBS)
+}
+
+/// `--queue`: from 0 (a rendezvous) to [`MAX_QUEUE`].
+pub fn queue_capacity(text: &str) -> Result<usize, String> {
+    at_most(whole_number(text)?, MAX_QUEUE)
+}
+
+/// A human duration such as `500ms`, `2s` or `1m 30s`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|_| "not a duration; write it like 500ms, 2s or 1m30s".to_owned())
+}
+
+fn whole_number(text: &str) -> Result<u128, String> {
+    let text = text.trim();
+    if let Some(digits) = text.strip_prefix('-')
+        && digits.parse::<u128>().is_ok()
+    {
+        return Err("must not be negative".to_owned());
+    }
+    text.parse::<u128>()
+        .map_err(|_| "not a whole number".to_owned())
+}
+
+fn at_most<T>(value: u128, limit: T) -> Result<T, String>
+where
+    T: TryFrom<u128> + PartialOrd + std::fmt::Display + Copy,
+{
+    T::try_from(value)
+        .ok()
+        .filter(|&value| value <= limit)
+        .ok_or_else(|| format!("must be at most {limit}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        pool: PoolArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<PoolArgs, String> {
+        let defaults = StageDefaults { jobs: 10 };
+        try_parse_from::<Cli>(
+            std::iter::once("prog").chain(args.iter().copied()),
+            defaults,
+        )
+        .map(|cli| cli.pool)
+        .map_err(|error| one_line(&error))
+    }
+
+    #[test]
+    fn the_stage_default_for_jobs_applies_and_the_queue_follows_it() {
+        let pool = parse(&[]).expect("no flags is valid");
+        assert_eq!(
+            (pool.workers, pool.jobs, pool.queue_capacity()),
+            (3, 10, 10)
+        );
+        let pool = parse(&["--jobs", "7", "--queue", "0"]).expect("valid flags");
+        assert_eq!((pool.jobs, pool.queue_capacity()), (7, 0));
+    }
+
+    #[test]
+    fn bad_counts_are_one_line_that_names_the_flag() {
+        for (args, flag, problem) in [
+            (&["--workers", "0"][..], "--workers", "at least 1 worker"),
+            (&["--jobs", "-3"][..], "--jobs", "must not be negative"),
+            (&["--jobs", "many"][..], "--jobs", "not a whole number"),
+            (
+                &["--queue", "99999999999"][..],
+                "--queue",
+                "at most 1000000",
+            ),
+            (&["--workers", "5000"][..], "--workers", "at most 1024"),
+        ] {
+            let message = parse(args).expect_err("bad input is refused");
+            assert!(!message.contains('\n'), "{message}");
+            assert!(
+                message.contains(flag) && message.contains(problem),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(duration("banana").is_err());
+    }
+
+    #[test]
+    fn queue_default_is_capped_for_huge_job_counts() {
+        let pool = parse(&["--jobs", "1000000000"]).expect("valid flags");
+        assert_eq!(pool.queue_capacity(), MAX_QUEUE);
+    }
+}

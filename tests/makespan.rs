@@ -1,0 +1,54 @@
+//! Stage 2's timing lesson, measured: N jobs of one delay each on W workers take ⌈N/W⌉ delays.
+//!
+//! This file is its own test binary so that no CPU-heavy test runs beside it. The delay is scaled
+//! down from the program's 500 ms to 100 ms, and the upper margin is a whole ideal run (300 ms),
+//! many times the few milliseconds a busy scheduler adds to a sleeping thread's wake-up.
+
+use std::time::{Duration, Instant};
+
+use pool_core::cli::PoolArgs;
+use pool_core::{Clock, Console};
+
+#[test]
+fn twelve_jobs_on_four_workers_take_three_rounds() {
+    let delay = Duration::from_millis(100);
+    let args = PoolArgs {
+        workers: 4,
+        jobs: 12,
+        queue: None,
+    };
+    let ideal = stage_2_metadata::ideal_makespan(args.jobs, args.workers, delay);
+    assert_eq!(ideal, Duration::from_millis(300));
+
+    let (console, capture) = Console::captured();
+    let started = Instant::now();
+    let report = stage_2_metadata::run(&args, delay, &Clock::system(), &console);
+    let measured = started.elapsed();
+
+    assert_eq!(report.results.len(), 12);
+    assert!(report.elapsed <= measured);
+    // No schedule beats the rounds: each worker sleeps a full delay per job.
+    assert!(report.elapsed >= ideal, "{:?} < {ideal:?}", report.elapsed);
+    // And the pool really runs in parallel: one worker alone would need 1.2 s.
+    assert!(
+        report.elapsed < 2 * ideal,
+        "{:?} ≥ {:?}",
+        report.elapsed,
+        2 * ideal
+    );
+    assert!(
+        capture.text().contains("ideal: 3 rounds × 100ms = 0.30s"),
+        "{}",
+        capture.text()
+    );
+}
+
+#[test]
+fn the_ideal_is_rounds_times_delay() {
+    let delay = Duration::from_millis(500);
+    let ideal = stage_2_metadata::ideal_makespan;
+    assert_eq!(ideal(10, 3, delay), Duration::from_secs(2));
+    assert_eq!(ideal(9, 3, delay), Duration::from_millis(1500));
+    assert_eq!(ideal(1, 8, delay), delay);
+    assert_eq!(ideal(0, 3, delay), Duration::ZERO);
+}
