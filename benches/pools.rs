@@ -34,7 +34,7 @@ fn reference_workload(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     let console = Console::silent();
-    let clock = Clock::system();
+    let clock = Clock::System;
 
     for workers in WORKERS {
         for queue in QUEUES {

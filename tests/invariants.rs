@@ -97,7 +97,7 @@ fn stage_2_results_name_each_job_once_and_a_real_worker() {
             size,
             stage_2_metadata::article_jobs(jobs),
             |number| overlapping(&gauge, number),
-            &Clock::system(),
+            &Clock::System,
             &Console::silent(),
         );
 
@@ -127,7 +127,7 @@ fn stage_2_stamps_results_with_the_pools_clock() {
         },
         stage_2_metadata::article_jobs(3),
         work::square,
-        &Clock::fixed(stopped),
+        &Clock::Fixed(stopped),
         &console,
     );
     assert!(results.iter().all(|result| result.finished_at == stopped));
@@ -172,7 +172,7 @@ fn stage_2_hundred_thousand_jobs_add_up() {
         },
         stage_2_metadata::article_jobs(jobs),
         |number| work::square_slowly(number, Duration::ZERO),
-        &Clock::system(),
+        &Clock::System,
         &Console::silent(),
     );
     assert_eq!(results.len() as u64, jobs);
@@ -188,6 +188,6 @@ fn a_pool_with_no_jobs_returns_at_once_with_no_results() {
     };
     let console = Console::silent();
     assert!(stage_1_basic::run_pool(size, [], work::square, &console).is_empty());
-    let clock = Clock::system();
+    let clock = Clock::System;
     assert!(stage_2_metadata::run_pool(size, [], work::square, &clock, &console).is_empty());
 }

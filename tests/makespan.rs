@@ -1,8 +1,8 @@
 //! Stage 2's timing lesson, measured: N jobs of one delay each on W workers take ⌈N/W⌉ delays.
 //!
-//! This file is its own test binary so that no CPU-heavy test runs beside it. The delay is scaled
-//! down from the program's 500 ms to 100 ms, and the upper margin is a whole ideal run (300 ms),
-//! many times the few milliseconds a busy scheduler adds to a sleeping thread's wake-up.
+//! The delay is scaled down from the program's 500 ms to 100 ms. The upper margin is 500 ms on
+//! top of the ideal 300 ms: a hundred times the few milliseconds a busy scheduler adds to a
+//! sleeping thread's wake-up, and still well below the 1.2 s that one worker alone would need.
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ fn twelve_jobs_on_four_workers_take_three_rounds() {
 
     let (console, capture) = Console::captured();
     let started = Instant::now();
-    let report = stage_2_metadata::run(&args, delay, &Clock::system(), &console);
+    let report = stage_2_metadata::run(&args, delay, &Clock::System, &console);
     let measured = started.elapsed();
 
     assert_eq!(report.results.len(), 12);
@@ -30,14 +30,12 @@ fn twelve_jobs_on_four_workers_take_three_rounds() {
     // No schedule beats the rounds: each worker sleeps a full delay per job.
     assert!(report.elapsed >= ideal, "{:?} < {ideal:?}", report.elapsed);
     // And the pool really runs in parallel: one worker alone would need 1.2 s.
+    let margin = Duration::from_millis(500);
+    assert!(report.elapsed < ideal + margin, "{:?}", report.elapsed);
     assert!(
-        report.elapsed < 2 * ideal,
-        "{:?} ≥ {:?}",
-        report.elapsed,
-        2 * ideal
-    );
-    assert!(
-        capture.text().contains("ideal: 3 rounds × 100ms = 0.30s"),
+        capture
+            .text()
+            .contains("ideal 0.30s, as 12 jobs 4 at a time take ⌈12/4⌉ = 3 rounds of 100ms"),
         "{}",
         capture.text()
     );

@@ -12,12 +12,12 @@ use clap::{Args, Parser};
 
 use crate::PoolSize;
 
-/// More worker threads than this is a typo, not a pool; the performance chapter shows what
-/// thousands of threads cost.
+/// More worker threads than this is a typo, not a pool: each thread has a stack of its own, and
+/// for trivial jobs more workers than cores only adds hand-offs.
 pub const MAX_WORKERS: usize = 1024;
-/// Every output is the square of a job's number, and the largest number is twice this, so the
-/// square still fits in a `u64`.
-pub const MAX_JOBS: u64 = 1_000_000_000;
+/// The pools keep every result in memory (stage 2's are 40 bytes each), so ten million jobs is
+/// about as many as a laptop holds comfortably; every square still fits in a `u64`.
+pub const MAX_JOBS: u64 = 10_000_000;
 /// A bounded queue reserves all of its slots up front, so its capacity is memory spent at once.
 pub const MAX_QUEUE: usize = 1_000_000;
 
@@ -25,18 +25,18 @@ pub const MAX_QUEUE: usize = 1_000_000;
 #[derive(Debug, Clone, Args)]
 pub struct PoolArgs {
     /// Worker threads that take jobs from the queue
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = worker_count,
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = parse_worker_count,
           allow_negative_numbers = true)]
     pub workers: usize,
 
     /// Jobs to submit
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = job_count,
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = parse_job_count,
           allow_negative_numbers = true)]
     pub jobs: u64,
 
     /// Jobs the queue holds before a submitter has to wait; 0 hands each job straight to a
     /// waiting worker [default: the number of jobs]
-    #[arg(long, value_name = "N", value_parser = queue_capacity, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", value_parser = parse_queue_capacity, allow_negative_numbers = true)]
     pub queue: Option<usize>,
 }
 
@@ -108,7 +108,7 @@ pub fn one_line(error: &clap::Error) -> String {
 }
 
 /// `--workers`: from 1 to [`MAX_WORKERS`].
-pub fn worker_count(text: &str) -> Result<usize, String> {
+pub fn parse_worker_count(text: &str) -> Result<usize, String> {
     match whole_number(text)? {
         0 => Err("a pool needs at least 1 worker".to_owned()),
         n => at_most(n, MAX_WORKERS),
@@ -116,17 +116,25 @@ pub fn worker_count(text: &str) -> Result<usize, String> {
 }
 
 /// `--jobs`: from 0 to [`MAX_JOBS`].
-pub fn job_count(text: &str) -> Result<u64, String> {
+pub fn parse_job_count(text: &str) -> Result<u64, String> {
     at_most(whole_number(text)?, MAX_JOBS)
 }
 
+/// A count that must be at least 1, such as `--fail-every`.
+pub fn parse_positive_count(text: &str) -> Result<u64, String> {
+    match whole_number(text)? {
+        0 => Err("must be at least 1".to_owned()),
+        n => at_most(n, u64::MAX),
+    }
+}
+
 /// `--queue`: from 0 (a rendezvous) to [`MAX_QUEUE`].
-pub fn queue_capacity(text: &str) -> Result<usize, String> {
+pub fn parse_queue_capacity(text: &str) -> Result<usize, String> {
     at_most(whole_number(text)?, MAX_QUEUE)
 }
 
 /// A human duration such as `500ms`, `2s` or `1m 30s`.
-pub fn duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|_| "not a duration; write it like 500ms, 2s or 1m30s".to_owned())
 }
@@ -207,14 +215,14 @@ mod tests {
 
     #[test]
     fn durations_read_like_people_write_them() {
-        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));
-        assert!(duration("banana").is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("banana").is_err());
     }
 
     #[test]
     fn queue_default_is_capped_for_huge_job_counts() {
-        let pool = parse(&["--jobs", "1000000000"]).expect("valid flags");
+        let pool = parse(&["--jobs", "10000000"]).expect("valid flags");
         assert_eq!(pool.queue_capacity(), MAX_QUEUE);
     }
 }

@@ -3,7 +3,7 @@ use std::time::SystemTime;
 
 /// Tells the time of day that results are stamped with.
 ///
-/// Programs use [`Clock::system`]; tests use [`Clock::fixed`] so that a stamped result prints the
+/// Programs use [`Clock::System`]; tests use [`Clock::Fixed`] so that a stamped result prints the
 /// same on every run.
 #[derive(Debug, Clone, Copy)]
 pub enum Clock {
@@ -14,16 +14,6 @@ pub enum Clock {
 }
 
 impl Clock {
-    /// The machine's wall clock.
-    pub fn system() -> Self {
-        Self::System
-    }
-
-    /// A clock stopped at `instant`.
-    pub fn fixed(instant: SystemTime) -> Self {
-        Self::Fixed(instant)
-    }
-
     /// The current time by this clock.
     pub fn now(&self) -> SystemTime {
         match self {
@@ -65,7 +55,7 @@ mod tests {
     #[test]
     fn a_fixed_clock_does_not_move() {
         let instant = UNIX_EPOCH + Duration::from_secs(42);
-        let clock = Clock::fixed(instant);
+        let clock = Clock::Fixed(instant);
         assert_eq!(clock.now(), instant);
         assert_eq!(clock.now(), instant);
     }

@@ -76,7 +76,7 @@ pub fn stdout_of(program: &mut Command) -> String {
 
 /// The path of a file in the book's `src/output/` folder, where the chapters keep the sample
 /// runs they show. Each stage's tests check that its sample is still what the program prints.
-pub fn book_output(file_name: &str) -> PathBuf {
+fn book_output(file_name: &str) -> PathBuf {
     [
         env!("CARGO_MANIFEST_DIR"),
         "..",

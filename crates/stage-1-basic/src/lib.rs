@@ -44,12 +44,18 @@ fn worker(
 // ANCHOR: run_pool
 /// Runs every job on a pool of `size.workers` threads, prints each output as it arrives and
 /// returns the outputs in arrival order.
+///
+/// # Panics
+///
+/// If `size.workers` is 0 (a pool with no workers could only lose the jobs), or if the work
+/// panics: the scope passes a worker's panic on.
 pub fn run_pool(
     size: PoolSize,
     jobs: impl IntoIterator<Item = Job>,
     work: impl Fn(u64) -> u64 + Sync,
     console: &Console,
 ) -> Vec<u64> {
+    assert!(size.workers > 0, "a pool needs at least one worker");
     let (job_sender, job_receiver) = bounded::<Job>(size.queue);
     // Unbounded because this thread submits every job before it reads any result: a full results
     // channel would stop the workers, a full queue would then stop this thread, and each would

@@ -45,6 +45,10 @@ fn worker(
 // ANCHOR: run_pool
 /// Runs every job on a pool of `size.workers` threads, prints each result as it arrives and
 /// returns the results in arrival order.
+///
+/// # Panics
+///
+/// If `size.workers` is 0, or if the work panics, as in stage 1.
 pub fn run_pool(
     size: PoolSize,
     jobs: impl IntoIterator<Item = Job>,
@@ -52,10 +56,16 @@ pub fn run_pool(
     clock: &Clock,
     console: &Console,
 ) -> Vec<JobResult> {
+    assert!(size.workers > 0, "a pool needs at least one worker");
     let (job_sender, job_receiver) = bounded::<Job>(size.queue);
+    // Unbounded because this thread submits every job before it reads any result: a full results
+    // channel would stop the workers, a full queue would then stop this thread, and each would
+    // wait on the other for ever.
     let (result_sender, result_receiver) = unbounded::<JobResult>();
     let started_at = clock.now();
 
+    // A scope joins every thread spawned in it before it returns, so no worker outlives the pool,
+    // and workers may borrow `work`, `clock` and `console` instead of owning copies.
     thread::scope(|scope| {
         for id in 1..=size.workers {
             let jobs = job_receiver.clone();
@@ -63,6 +73,9 @@ pub fn run_pool(
             let work = &work;
             scope.spawn(move || worker(id, jobs, results, work, clock));
         }
+        // From here on only the workers hold these ends. Dropping our sender lets the results
+        // channel close when the last worker returns; dropping our receiver lets `send` below
+        // fail, instead of blocking for ever, if every worker has died.
         drop(result_sender);
         drop(job_receiver);
 
@@ -71,7 +84,7 @@ pub fn run_pool(
                 break; // No worker is left; the scope re-raises the panic that killed them.
             }
         }
-        drop(job_sender);
+        drop(job_sender); // Close the queue: workers finish what is queued, then return.
 
         result_receiver
             .iter()
@@ -84,7 +97,7 @@ pub fn run_pool(
 // ANCHOR: print_result
 /// One line per result: which job, which worker, the output, and when it finished, both as a
 /// time of day and as seconds since the pool started (which is where the rounds show).
-fn print_result(console: &Console, result: &JobResult, started_at: SystemTime) {
+pub fn print_result(console: &Console, result: &JobResult, started_at: SystemTime) {
     let since_start = result
         .finished_at
         .duration_since(started_at)
@@ -105,16 +118,21 @@ fn print_result(console: &Console, result: &JobResult, started_at: SystemTime) {
 pub struct Report {
     /// Every result, in the order they arrived.
     pub results: Vec<JobResult>,
-    /// From the first job submitted to the last worker joined.
+    /// From just before the workers start to just after the last one is joined.
     pub elapsed: Duration,
 }
 
 // ANCHOR: ideal
-/// The shortest a run can take: each worker runs one job at a time, so `jobs` jobs need
-/// ⌈jobs / workers⌉ rounds, and each round lasts at least one `delay`.
+/// How many rounds `jobs` jobs take on `workers` workers that each run one job at a time:
+/// ⌈jobs / workers⌉, the last round possibly part-full.
+pub fn rounds(jobs: u64, workers: usize) -> u64 {
+    jobs.div_ceil(workers.max(1) as u64)
+}
+
+/// The shortest a run can take: each round lasts at least one `delay`.
 pub fn ideal_makespan(jobs: u64, workers: usize, delay: Duration) -> Duration {
-    let rounds = jobs.div_ceil(workers.max(1) as u64);
-    delay.saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX))
+    let rounds = u32::try_from(rounds(jobs, workers)).unwrap_or(u32::MAX);
+    delay.saturating_mul(rounds)
 }
 // ANCHOR_END: ideal
 
@@ -132,23 +150,15 @@ pub fn run(args: &PoolArgs, delay: Duration, clock: &Clock, console: &Console) -
     );
     let elapsed = started.elapsed();
 
-    let rounds = args.jobs.div_ceil(args.workers as u64);
+    let (jobs, workers) = (args.jobs, args.workers);
     console.line(format_args!(
-        "done: {} results from {} jobs on {} workers in {:.2}s",
+        "done: {} results from {jobs} jobs on {workers} workers in {:.2}s; ideal {:.2}s, \
+         as {jobs} jobs {workers} at a time take ⌈{jobs}/{workers}⌉ = {} rounds of {}",
         results.len(),
-        args.jobs,
-        args.workers,
-        elapsed.as_secs_f64()
-    ));
-    console.line(format_args!(
-        "ideal: {rounds} rounds × {} = {:.2}s (a worker runs one job at a time, so {} jobs on {} \
-         workers need ⌈{}/{}⌉ = {rounds} rounds)",
+        elapsed.as_secs_f64(),
+        ideal_makespan(jobs, workers, delay).as_secs_f64(),
+        rounds(jobs, workers),
         humantime::format_duration(delay),
-        ideal_makespan(args.jobs, args.workers, delay).as_secs_f64(),
-        args.jobs,
-        args.workers,
-        args.jobs,
-        args.workers,
     ));
     Report { results, elapsed }
 }

@@ -15,11 +15,11 @@ struct Cli {
     pool: PoolArgs,
 
     /// How long each job pretends to work, e.g. 500ms or 2s
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = cli::duration)]
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = cli::parse_duration)]
     delay: Duration,
 }
 
 fn main() {
     let cli: Cli = cli::parse_or_exit(StageDefaults { jobs: 10 });
-    stage_2_metadata::run(&cli.pool, cli.delay, &Clock::system(), &Console::stdout());
+    stage_2_metadata::run(&cli.pool, cli.delay, &Clock::System, &Console::stdout());
 }
