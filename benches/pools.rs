@@ -1,4 +1,5 @@
-//! Every stage's pool on the reference workload, side by side in one criterion group.
+//! Every stage's pool on the reference workload, side by side in one criterion group, and the
+//! cost of stopping a stage-3 pool in a second group.
 //!
 //! The reference workload is the article's: N jobs that each square a number, W workers, a job
 //! queue of capacity Q, every result collected. The work is as small as work gets, so what is
@@ -8,10 +9,12 @@
 //! Run with `cargo bench --bench pools`; the HTML report lands in `target/criterion/report/`.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use pool_core::{Clock, Console, PoolSize, work};
+use pool_core::work::sleep_unless_cancelled;
+use pool_core::{Clock, Console, Job, PoolSize, work};
+use stage_3_cancel::{Context, JobError};
 
 /// Jobs per run where the queue has room to spare.
 const JOBS: u64 = 100_000;
@@ -58,10 +61,65 @@ fn reference_workload(c: &mut Criterion) {
                     ))
                 });
             });
+            group.bench_function(BenchmarkId::new("stage-3-cancel", &point), |b| {
+                b.iter(|| {
+                    let jobs = stage_2_metadata::article_jobs(jobs);
+                    let work = |job: &Job, _: &Context| Ok(work::square(job.number));
+                    let context = Context::new();
+                    black_box(stage_3_cancel::run_pool(
+                        size, jobs, work, &context, &clock, &console,
+                    ))
+                });
+            });
         }
     }
     group.finish();
 }
 
-criterion_group!(benches, reference_workload);
+/// From a deadline to every worker joined, with every worker in the middle of an hour-long job:
+/// how long a run keeps going after its time is up. Each sample starts a fresh pool under a
+/// deadline 20 ms away (time enough for the workers to take their jobs) and times only what
+/// follows the deadline: the timer thread waking, the workers waking, the pool joining them.
+fn cancellation_latency(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cancellation");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_secs(2));
+    for workers in [1, 2, 4, 8] {
+        group.bench_function(BenchmarkId::new("stage-3-cancel", workers), |b| {
+            b.iter_custom(|runs| (0..runs).map(|_| time_one_deadline(workers)).sum());
+        });
+    }
+    group.finish();
+}
+
+fn time_one_deadline(workers: usize) -> Duration {
+    let (context, _timer) = Context::new()
+        .with_timeout(Duration::from_millis(20))
+        .expect("a timer starts");
+    let deadline = context.deadline().expect("a timeout sets a deadline");
+    let hour_long_job = |_: &Job, context: &Context| {
+        sleep_unless_cancelled(Duration::from_secs(3600), context.done());
+        Err::<u64, _>(JobError::Cancelled)
+    };
+    let jobs = stage_2_metadata::article_jobs(2 * workers as u64);
+    let size = PoolSize {
+        workers,
+        queue: workers,
+    };
+    let account = stage_3_cancel::run_pool(
+        size,
+        jobs,
+        hour_long_job,
+        &context,
+        &Clock::System,
+        &Console::silent(),
+    );
+    let latency = Instant::now().saturating_duration_since(deadline);
+    assert_eq!(account.total(), 2 * workers);
+    latency
+}
+
+criterion_group!(benches, reference_workload, cancellation_latency);
 criterion_main!(benches);

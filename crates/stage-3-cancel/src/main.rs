@@ -1,0 +1,89 @@
+//! `cargo run -p stage-3-cancel -- --help` lists the flags.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use pool_core::cli::{self, PoolArgs, StageDefaults};
+use pool_core::{Clock, Console};
+use stage_3_cancel::{Context, Reason, Settings};
+
+/// Stage 3 of Worker Pools in Rust: stage 2's pool under a deadline. When the deadline passes
+/// (the expected end of the default run, exit code 0) or on Ctrl-C or SIGTERM (exit code 130),
+/// it stops taking jobs, cancels the running ones, joins every worker and prints an account of
+/// every job. A second Ctrl-C exits at once.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    #[command(flatten)]
+    pool: PoolArgs,
+
+    /// How long each job pretends to work, e.g. 500ms or 2s
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = cli::parse_duration)]
+    delay: Duration,
+
+    /// How long the whole run may take before it is cancelled
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = cli::parse_duration)]
+    timeout: Duration,
+
+    /// Make every Nth job return an error, to see failures reported
+    #[arg(long, value_name = "N", value_parser = cli::parse_positive_count, allow_negative_numbers = true)]
+    fail_every: Option<u64>,
+
+    /// Make every Nth job panic, to see panics caught and reported
+    #[arg(long, value_name = "N", value_parser = cli::parse_positive_count, allow_negative_numbers = true)]
+    panic_every: Option<u64>,
+
+    /// Make every Nth job ignore cancellation, to see why a second Ctrl-C exits at once
+    #[arg(long, value_name = "N", value_parser = cli::parse_positive_count, allow_negative_numbers = true)]
+    stubborn_every: Option<u64>,
+}
+
+/// The exit code of a run that a signal stopped: 128 + 2, as shells report a process that
+/// SIGINT killed.
+const INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let cli: Cli = cli::parse_or_exit(StageDefaults { jobs: 10 });
+    let settings = Settings {
+        pool: cli.pool,
+        delay: cli.delay,
+        timeout: cli.timeout,
+        fail_every: cli.fail_every,
+        panic_every: cli.panic_every,
+        stubborn_every: cli.stubborn_every,
+    };
+
+    // ANCHOR: ctrl_c
+    let run = Context::new();
+    let on_signal = run.clone();
+    let signals_seen = AtomicUsize::new(0);
+    // ctrlc calls this on a thread of its own, for SIGINT and (with its `termination` feature)
+    // SIGTERM and SIGHUP too; it does not say which arrived, so every one exits with 130. The
+    // first signal asks the run to stop; a second means "stop now, whatever it is doing", and
+    // the process exits without waiting.
+    let handler = ctrlc::set_handler(move || {
+        if signals_seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            on_signal.cancel_because(Reason::Interrupted);
+        } else {
+            std::process::exit(INTERRUPTED.into());
+        }
+    });
+    if let Err(error) = handler {
+        eprintln!("error: cannot handle Ctrl-C: {error}");
+        return ExitCode::FAILURE;
+    }
+    // ANCHOR_END: ctrl_c
+
+    match stage_3_cancel::run(&settings, &run, &Clock::System, &Console::stdout()) {
+        Ok(account) if account.stopped_by == Some(Reason::Interrupted) => {
+            ExitCode::from(INTERRUPTED)
+        }
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot start the deadline's timer thread: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
