@@ -9,12 +9,14 @@
 //! Run with `cargo bench --bench pools`; the HTML report lands in `target/criterion/report/`.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pool_core::work::sleep_unless_cancelled;
 use pool_core::{Clock, Console, Job, PoolSize, work};
 use stage_3_cancel::{Context, JobError};
+use stage_4_scaling::{Limits, Policy, PoolMetrics, Work};
 
 /// Jobs per run where the queue has room to spare.
 const JOBS: u64 = 100_000;
@@ -24,6 +26,16 @@ const JOBS: u64 = 100_000;
 const JOBS_TIGHT_QUEUE: u64 = 10_000;
 
 const WORKERS: [usize; 3] = [1, 2, 4];
+
+/// Stage 4's autoscaler, scaled down to the benchmark's time scale: a run of 100 000 jobs lasts
+/// tens of milliseconds, so it looks every millisecond.
+const FAST_POLICY: Policy = Policy {
+    tick: Duration::from_millis(1),
+    backlog_per_worker: 4,
+    target_wait: Duration::from_millis(1),
+    keep_alive: Duration::from_millis(10),
+    cooldown: Duration::from_millis(10),
+};
 const QUEUES: [usize; 4] = [0, 1, 100, 1024];
 
 fn jobs_for(queue: usize) -> u64 {
@@ -38,6 +50,7 @@ fn reference_workload(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     let console = Console::silent();
     let clock = Clock::System;
+    let square: Arc<Work> = Arc::new(|job: &Job, _: &Context| Ok(work::square(job.number)));
 
     for workers in WORKERS {
         for queue in QUEUES {
@@ -71,6 +84,42 @@ fn reference_workload(c: &mut Criterion) {
                     ))
                 });
             });
+            // Stage 4 at a fixed size (min = max = W) measures what monitoring and resizability
+            // cost per job; autoscaled (from 1 up to W), what the autoscaler adds on top.
+            for (name, limits, policy) in [
+                (
+                    "stage-4-fixed",
+                    Limits {
+                        min: workers,
+                        max: workers,
+                    },
+                    None,
+                ),
+                (
+                    "stage-4-autoscaled",
+                    Limits {
+                        min: 1,
+                        max: workers,
+                    },
+                    Some(&FAST_POLICY),
+                ),
+            ] {
+                group.bench_function(BenchmarkId::new(name, &point), |b| {
+                    b.iter(|| {
+                        let jobs = stage_2_metadata::article_jobs(jobs);
+                        let metrics = Arc::new(PoolMetrics::new());
+                        black_box(stage_4_scaling::run_pool(
+                            limits,
+                            queue,
+                            jobs,
+                            Arc::clone(&square),
+                            &Context::new(),
+                            policy,
+                            &metrics,
+                        ))
+                    });
+                });
+            }
         }
     }
     group.finish();

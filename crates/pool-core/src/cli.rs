@@ -66,6 +66,8 @@ impl PoolArgs {
 pub struct StageDefaults {
     /// The default for `--jobs`.
     pub jobs: u64,
+    /// The default for `--workers`.
+    pub workers: usize,
 }
 
 /// Parses this process's arguments into `C`. On `--help` prints the help and exits 0; on bad
@@ -89,8 +91,11 @@ pub fn try_parse_from<C: Parser>(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     defaults: StageDefaults,
 ) -> Result<C, clap::Error> {
-    let command =
-        C::command().mut_arg("jobs", |jobs| jobs.default_value(defaults.jobs.to_string()));
+    let command = C::command()
+        .mut_arg("jobs", |jobs| jobs.default_value(defaults.jobs.to_string()))
+        .mut_arg("workers", |workers| {
+            workers.default_value(defaults.workers.to_string())
+        });
     let mut matches = command.try_get_matches_from(args)?;
     C::from_arg_matches_mut(&mut matches)
 }
@@ -139,6 +144,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| "not a duration; write it like 500ms, 2s or 1m30s".to_owned())
 }
 
+/// A duration longer than zero, such as a tick or a keep-alive.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("must be longer than 0".to_owned()),
+        duration => Ok(duration),
+    }
+}
+
 fn whole_number(text: &str) -> Result<u128, String> {
     let text = text.trim();
     if let Some(digits) = text.strip_prefix('-')
@@ -171,7 +184,10 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> Result<PoolArgs, String> {
-        let defaults = StageDefaults { jobs: 10 };
+        let defaults = StageDefaults {
+            jobs: 10,
+            workers: 3,
+        };
         try_parse_from::<Cli>(
             std::iter::once("prog").chain(args.iter().copied()),
             defaults,

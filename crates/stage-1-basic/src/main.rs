@@ -14,6 +14,9 @@ struct Cli {
 }
 
 fn main() {
-    let cli: Cli = cli::parse_or_exit(StageDefaults { jobs: 5 });
+    let cli: Cli = cli::parse_or_exit(StageDefaults {
+        jobs: 5,
+        workers: 3,
+    });
     stage_1_basic::run(&cli.pool, &Console::stdout());
 }

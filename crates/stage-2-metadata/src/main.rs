@@ -20,6 +20,9 @@ struct Cli {
 }
 
 fn main() {
-    let cli: Cli = cli::parse_or_exit(StageDefaults { jobs: 10 });
+    let cli: Cli = cli::parse_or_exit(StageDefaults {
+        jobs: 10,
+        workers: 3,
+    });
     stage_2_metadata::run(&cli.pool, cli.delay, &Clock::System, &Console::stdout());
 }

@@ -14,6 +14,7 @@ use std::io;
 use std::iter;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
@@ -251,7 +252,7 @@ thread_local! {
 /// Rust prints a panic's message to stderr before unwinding. A panic inside a job is reported in
 /// the job's outcome instead, so a hook installed once keeps quiet about panics on a thread that
 /// is inside a job, and passes every other panic on to the hook that was there before.
-fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+pub fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     static QUIET_IN_JOBS: Once = Once::new();
     QUIET_IN_JOBS.call_once(|| {
         let previous = panic::take_hook();
@@ -367,7 +368,9 @@ pub fn run(
 }
 // ANCHOR_END: run
 
-fn print_account(console: &Console, account: &Account, timeout: Duration) {
+/// Prints why the run stopped (if it was cut short), the jobs that never started, and the
+/// account line.
+pub fn print_account(console: &Console, account: &Account, timeout: Duration) {
     let stop = "stopped taking jobs, cancelled the ones running, joined every worker";
     match account.stopped_by {
         Some(Reason::DeadlineExceeded) => console.line(format_args!(
@@ -395,3 +398,28 @@ fn print_account(console: &Console, account: &Account, timeout: Duration) {
         account.total()
     ));
 }
+
+// ANCHOR: ctrl_c
+/// The exit code of a run that a signal stopped: 128 + 2, as shells report a process that
+/// SIGINT killed.
+pub const INTERRUPTED: u8 = 130;
+
+/// Makes Ctrl-C (and SIGTERM and SIGHUP) cancel `run` with [`Reason::Interrupted`]; a second
+/// signal exits the process at once with [`INTERRUPTED`]. `ctrlc` takes one handler per process,
+/// so only a program's `main` calls this, once.
+pub fn cancel_on_signals(run: &Context) -> Result<(), ctrlc::Error> {
+    let on_signal = run.clone();
+    let signals_seen = AtomicUsize::new(0);
+    // ctrlc calls this on a thread of its own, for SIGINT and (with its `termination` feature)
+    // SIGTERM and SIGHUP too; it does not say which arrived, so every one exits with 130. The
+    // first signal asks the run to stop; a second means "stop now, whatever it is doing", and
+    // the process exits without waiting.
+    ctrlc::set_handler(move || {
+        if signals_seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            on_signal.cancel_because(Reason::Interrupted);
+        } else {
+            std::process::exit(INTERRUPTED.into());
+        }
+    })
+}
+// ANCHOR_END: ctrl_c

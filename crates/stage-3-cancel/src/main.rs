@@ -1,13 +1,12 @@
 //! `cargo run -p stage-3-cancel -- --help` lists the flags.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
 use pool_core::cli::{self, PoolArgs, StageDefaults};
 use pool_core::{Clock, Console};
-use stage_3_cancel::{Context, Reason, Settings};
+use stage_3_cancel::{Context, INTERRUPTED, Reason, Settings};
 
 /// Stage 3 of Worker Pools in Rust: stage 2's pool under a deadline. When the deadline passes
 /// (the expected end of the default run, exit code 0) or on Ctrl-C or SIGTERM (exit code 130),
@@ -40,12 +39,11 @@ struct Cli {
     stubborn_every: Option<u64>,
 }
 
-/// The exit code of a run that a signal stopped: 128 + 2, as shells report a process that
-/// SIGINT killed.
-const INTERRUPTED: u8 = 130;
-
 fn main() -> ExitCode {
-    let cli: Cli = cli::parse_or_exit(StageDefaults { jobs: 10 });
+    let cli: Cli = cli::parse_or_exit(StageDefaults {
+        jobs: 10,
+        workers: 3,
+    });
     let settings = Settings {
         pool: cli.pool,
         delay: cli.delay,
@@ -55,26 +53,11 @@ fn main() -> ExitCode {
         stubborn_every: cli.stubborn_every,
     };
 
-    // ANCHOR: ctrl_c
     let run = Context::new();
-    let on_signal = run.clone();
-    let signals_seen = AtomicUsize::new(0);
-    // ctrlc calls this on a thread of its own, for SIGINT and (with its `termination` feature)
-    // SIGTERM and SIGHUP too; it does not say which arrived, so every one exits with 130. The
-    // first signal asks the run to stop; a second means "stop now, whatever it is doing", and
-    // the process exits without waiting.
-    let handler = ctrlc::set_handler(move || {
-        if signals_seen.fetch_add(1, Ordering::SeqCst) == 0 {
-            on_signal.cancel_because(Reason::Interrupted);
-        } else {
-            std::process::exit(INTERRUPTED.into());
-        }
-    });
-    if let Err(error) = handler {
+    if let Err(error) = stage_3_cancel::cancel_on_signals(&run) {
         eprintln!("error: cannot handle Ctrl-C: {error}");
         return ExitCode::FAILURE;
     }
-    // ANCHOR_END: ctrl_c
 
     match stage_3_cancel::run(&settings, &run, &Clock::System, &Console::stdout()) {
         Ok(account) if account.stopped_by == Some(Reason::Interrupted) => {

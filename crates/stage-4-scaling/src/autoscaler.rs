@@ -1,0 +1,326 @@
+//! The autoscaler: on every tick it looks at the pool, decides whether to grow or shrink it, acts,
+//! and says why.
+//!
+//! The decision is a plain function of what was seen ([`Policy::decide`]), so it can be tested
+//! without threads or clocks; the loop around it ([`autoscale`]) only gathers the observations
+//! and applies the decisions.
+
+use std::fmt;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, select, tick};
+use stage_3_cancel::context::Never;
+
+use crate::metrics::{PoolMetrics, short};
+use crate::pool::{Limits, WorkerPool};
+
+// ANCHOR: policy
+/// The autoscaler's knobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    /// How often the autoscaler looks at the pool.
+    pub tick: Duration,
+    /// Grow when more than this many jobs per worker are waiting in the queue.
+    pub backlog_per_worker: usize,
+    /// Grow when jobs waited longer than this on average since the last tick.
+    pub target_wait: Duration,
+    /// Retire workers that have had no job for this long.
+    pub keep_alive: Duration,
+    /// Do not shrink within this long of growing: a burst often comes in waves.
+    pub cooldown: Duration,
+}
+// ANCHOR_END: policy
+
+/// What the autoscaler saw on one tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    /// When, since the pool started.
+    pub at: Duration,
+    /// Workers running.
+    pub workers: usize,
+    /// Jobs waiting in the queue.
+    pub queue_depth: usize,
+    /// Average wait of the jobs that started since the last tick, if any did. The wait counts
+    /// from when a job was handed to `submit`, so time spent waiting for room in a full (or
+    /// rendezvous) queue counts too.
+    pub mean_wait: Option<Duration>,
+    /// Workers that have had no job for at least the keep-alive.
+    pub idle_workers: usize,
+    /// When the pool last grew, if it has.
+    pub last_growth: Option<Duration>,
+}
+
+/// Why the pool was resized.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Why {
+    /// More jobs were queued than the workers should have waiting for them.
+    Backlog {
+        /// Jobs in the queue.
+        queue_depth: usize,
+        /// The threshold they crossed: backlog per worker × workers.
+        threshold: usize,
+    },
+    /// Jobs waited longer than the target.
+    SlowQueue {
+        /// Their average wait since the last tick.
+        mean_wait: Duration,
+        /// The target.
+        target: Duration,
+    },
+    /// Workers sat idle for the keep-alive.
+    Idle {
+        /// How many were idle that long.
+        idle_workers: usize,
+        /// The keep-alive.
+        keep_alive: Duration,
+    },
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Backlog {
+                queue_depth,
+                threshold,
+            } => write!(f, "queue depth {queue_depth} > {threshold}"),
+            Self::SlowQueue { mean_wait, target } => {
+                write!(
+                    f,
+                    "mean queue wait {} > {}",
+                    short(*mean_wait),
+                    short(*target)
+                )
+            }
+            Self::Idle {
+                idle_workers,
+                keep_alive,
+            } => write!(f, "{idle_workers} idle for ≥ {}", short(*keep_alive)),
+        }
+    }
+}
+
+/// One resize, with its reason.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScalingEvent {
+    /// When, since the pool started.
+    pub at: Duration,
+    /// Workers before.
+    pub from: usize,
+    /// Workers after.
+    pub to: usize,
+    /// Why.
+    pub why: Why,
+}
+
+impl fmt::Display for ScalingEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let direction = if self.to > self.from { "up  " } else { "down" };
+        write!(
+            f,
+            "+{:.2}s scale {direction} {} → {}: {}",
+            self.at.as_secs_f64(),
+            self.from,
+            self.to,
+            self.why
+        )
+    }
+}
+
+// ANCHOR: decide
+impl Policy {
+    /// The size the pool should have after this tick, and why; `None` to leave it alone.
+    pub fn decide(&self, seen: &Observation, limits: Limits) -> Option<(usize, Why)> {
+        let workers = seen.workers;
+        let threshold = self.backlog_per_worker.saturating_mul(workers);
+        if seen.queue_depth > threshold && workers < limits.max {
+            // Enough workers for the backlog at once, and at least double: a burst that is
+            // still arriving will be bigger on the next tick.
+            let wanted = seen.queue_depth.div_ceil(self.backlog_per_worker.max(1));
+            let why = Why::Backlog {
+                queue_depth: seen.queue_depth,
+                threshold,
+            };
+            return Some((limits.clamp(wanted.max(workers.saturating_mul(2))), why));
+        }
+        // No queue depth here: with a rendezvous queue (`--queue 0`) the depth is always 0, and
+        // slow waits are then the only sign of a backlog.
+        if let Some(mean_wait) = seen.mean_wait
+            && mean_wait > self.target_wait
+            && workers < limits.max
+        {
+            let why = Why::SlowQueue {
+                mean_wait,
+                target: self.target_wait,
+            };
+            return Some((limits.clamp(workers.saturating_mul(2)), why));
+        }
+        // Hysteresis: growing needs a backlog or slow waits, shrinking needs workers idle for a
+        // whole keep-alive and no growth in the last cooldown. The gap between the two keeps a
+        // load near one threshold from flipping the size back and forth on every tick.
+        let cooled_down = seen
+            .last_growth
+            .is_none_or(|grew| seen.at.saturating_sub(grew) >= self.cooldown);
+        if seen.idle_workers > 0 && workers > limits.min && cooled_down {
+            let why = Why::Idle {
+                idle_workers: seen.idle_workers,
+                keep_alive: self.keep_alive,
+            };
+            return Some((limits.clamp(workers.saturating_sub(seen.idle_workers)), why));
+        }
+        None
+    }
+}
+// ANCHOR_END: decide
+
+/// The pool's size and queue at one tick, for the chart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// When, since the pool started.
+    pub at: Duration,
+    /// Workers running.
+    pub workers: usize,
+    /// Jobs waiting.
+    pub queue_depth: usize,
+}
+
+// ANCHOR: autoscale
+/// Runs the autoscaler until `stop` closes: on every tick, observe, decide, resize, and report
+/// each resize to `on_event`. Returns what it saw on every tick.
+pub fn autoscale(
+    pool: &WorkerPool,
+    metrics: &PoolMetrics,
+    policy: &Policy,
+    stop: &Receiver<Never>,
+    mut on_event: impl FnMut(&ScalingEvent),
+) -> Vec<Sample> {
+    let ticks = tick(policy.tick);
+    let mut samples = Vec::new();
+    let mut last_growth = None;
+    let mut waits_before = metrics.totals().wait_time;
+    loop {
+        select! {
+            recv(stop) -> _ => return samples,
+            recv(ticks) -> _ => {}
+        }
+        let at = metrics.now();
+        let waits = metrics.totals().wait_time;
+        let started = waits.count - waits_before.count;
+        let mean_wait = (started > 0)
+            .then(|| (waits.sum - waits_before.sum) / u32::try_from(started).unwrap_or(u32::MAX));
+        waits_before = waits;
+        // The size and the idle count come from one look at the workers, so they agree.
+        let active = pool.active_workers();
+        let idle_workers = active
+            .iter()
+            .filter(|worker| worker.idle_for(at) >= policy.keep_alive)
+            .count();
+        let seen = Observation {
+            at,
+            workers: active.len(),
+            queue_depth: metrics.queue_depth(),
+            mean_wait,
+            idle_workers,
+            last_growth,
+        };
+        samples.push(Sample {
+            at,
+            workers: seen.workers,
+            queue_depth: seen.queue_depth,
+        });
+        if let Some((target, why)) = policy.decide(&seen, pool.limits()) {
+            let to = pool.resize(target);
+            if to > seen.workers {
+                last_growth = Some(at);
+            }
+            if to != seen.workers {
+                on_event(&ScalingEvent {
+                    at,
+                    from: seen.workers,
+                    to,
+                    why,
+                });
+            }
+        }
+    }
+}
+// ANCHOR_END: autoscale
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: Policy = Policy {
+        tick: Duration::from_millis(100),
+        backlog_per_worker: 4,
+        target_wait: Duration::from_millis(50),
+        keep_alive: Duration::from_millis(500),
+        cooldown: Duration::from_millis(500),
+    };
+    const LIMITS: Limits = Limits { min: 1, max: 8 };
+
+    fn seen(workers: usize, queue_depth: usize) -> Observation {
+        Observation {
+            at: Duration::from_secs(10),
+            workers,
+            queue_depth,
+            mean_wait: None,
+            idle_workers: 0,
+            last_growth: None,
+        }
+    }
+
+    #[test]
+    fn a_burst_takes_the_pool_to_what_the_backlog_needs_at_once() {
+        let (target, why) = POLICY
+            .decide(&seen(1, 300), LIMITS)
+            .expect("a backlog grows the pool");
+        assert_eq!(target, 8);
+        assert!(matches!(
+            why,
+            Why::Backlog {
+                queue_depth: 300,
+                threshold: 4
+            }
+        ));
+        let (target, _) = POLICY
+            .decide(&seen(2, 20), LIMITS)
+            .expect("a backlog grows the pool");
+        assert_eq!(target, 5);
+    }
+
+    #[test]
+    fn a_small_backlog_or_a_full_pool_changes_nothing() {
+        assert_eq!(POLICY.decide(&seen(2, 8), LIMITS), None);
+        assert_eq!(POLICY.decide(&seen(8, 500), LIMITS), None);
+    }
+
+    #[test]
+    fn slow_waits_double_the_pool() {
+        let mut slow = seen(3, 2);
+        slow.mean_wait = Some(Duration::from_millis(80));
+        assert_eq!(
+            POLICY.decide(&slow, LIMITS).map(|(target, _)| target),
+            Some(6)
+        );
+    }
+
+    #[test]
+    fn idle_workers_are_retired_only_after_the_cooldown() {
+        let mut idle = seen(8, 0);
+        idle.idle_workers = 7;
+        idle.last_growth = Some(Duration::from_millis(9_800));
+        assert_eq!(POLICY.decide(&idle, LIMITS), None, "200 ms after growing");
+        idle.last_growth = Some(Duration::from_millis(9_000));
+        assert_eq!(
+            POLICY.decide(&idle, LIMITS).map(|(target, _)| target),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn the_minimum_is_kept_however_many_are_idle() {
+        let mut idle = seen(1, 0);
+        idle.idle_workers = 1;
+        assert_eq!(POLICY.decide(&idle, LIMITS), None);
+    }
+}

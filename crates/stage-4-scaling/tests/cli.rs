@@ -1,0 +1,345 @@
+//! The stage-4 program as a user runs it: its output, its help, its answers to bad flags, its
+//! chart, its metrics endpoint scraped over real HTTP during a run, and a real SIGINT.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use insta::{assert_snapshot, with_settings};
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use pool_core::testing::{check_transcript, read_book_output, stdout_of};
+
+fn program() -> Command {
+    Command::new(get_cargo_bin("stage-4-scaling"))
+}
+
+/// Which resizes happen when depends on where the ticks fall, so the snapshot leaves out the
+/// event lines and the per-worker rows and hides the measured waits and depths; the events are
+/// checked by `assert_events` instead.
+fn assert_default_run_snapshot(output: &str) {
+    let kept: String = output
+        .lines()
+        .filter(|line| !line.starts_with('+') && !is_worker_row(line))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let filters = vec![
+        (
+            r"(queue wait\s+p50)\s+≤ \S+\s+p95\s+≤ \S+\s+max\s+\S+",
+            "$1 [WAITS]",
+        ),
+        (r"(peak queue depth)\s+\d+", "$1 [DEPTH]"),
+        (
+            r"(job run time\s+p50)\s+≤ \S+\s+p95\s+≤ \S+\s+max\s+\S+",
+            "$1 [RUN TIMES]",
+        ),
+    ];
+    with_settings!({ filters => filters }, {
+        assert_snapshot!("default_run", kept);
+    });
+}
+
+/// A row of the per-worker table: id, uptime, busy share, jobs.
+fn is_worker_row(line: &str) -> bool {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    fields.len() == 4 && fields[0].parse::<usize>().is_ok() && fields[2].ends_with('%')
+}
+
+/// The resizes of the default run: up to the maximum for the burst, back to the minimum after
+/// it, never outside 1..=8, and each with a reason.
+fn assert_events(output: &str) {
+    let events: Vec<(usize, usize)> = output
+        .lines()
+        .filter(|line| line.starts_with('+'))
+        .map(|line| {
+            let (_, sizes) = line.split_once("scale").expect("an event says scale");
+            let sizes = sizes.trim_start_matches([' ', 'u', 'p', 'd', 'o', 'w', 'n']);
+            let (from, rest) = sizes.split_once(" → ").expect("from → to");
+            let (to, why) = rest.split_once(": ").expect("a reason");
+            assert!(!why.is_empty(), "{line}");
+            (from.parse().expect("a size"), to.parse().expect("a size"))
+        })
+        .collect();
+    assert!(events.len() >= 2, "{output}");
+    assert_eq!(events.first().map(|event| event.0), Some(1), "{output}");
+    assert!(events.iter().any(|&(_, to)| to == 8), "{output}");
+    assert_eq!(events.last().map(|event| event.1), Some(1), "{output}");
+    assert!(
+        events
+            .iter()
+            .all(|&(from, to)| (1..=8).contains(&from) && (1..=8).contains(&to))
+    );
+}
+
+#[test]
+fn default_run_scales_up_for_the_burst_and_back_down() {
+    let output = stdout_of(&mut program());
+    assert_events(&output);
+    assert_default_run_snapshot(&output);
+}
+
+#[test]
+fn the_books_sample_run_is_what_the_program_prints() {
+    let output = read_book_output("stage-4-scaling.txt");
+    assert_events(&output);
+    assert_default_run_snapshot(&output);
+}
+
+#[test]
+fn the_books_bad_flag_transcript_is_what_the_program_prints() {
+    let checked = check_transcript(
+        "stage-4-scaling-bad-flags.txt",
+        &get_cargo_bin("stage-4-scaling"),
+    );
+    assert_eq!(checked, 4);
+}
+
+#[test]
+fn help_lists_the_flags_and_their_defaults() {
+    assert_cmd_snapshot!(program().arg("--help"));
+}
+
+#[test]
+fn a_maximum_below_the_minimum_is_refused() {
+    assert_cmd_snapshot!(program().args(["--workers", "4", "--max-workers", "2"]));
+}
+
+#[test]
+fn a_metrics_address_that_is_not_one_is_refused() {
+    assert_cmd_snapshot!(program().args(["--metrics-addr", "localhost:http"]));
+}
+
+#[test]
+fn the_chart_is_an_svg_with_both_panels() {
+    let folder = std::env::temp_dir().join(format!("stage-4-chart-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    let path = folder.join("scaling.svg");
+    let output = stdout_of(
+        program()
+            .args(["--jobs", "100", "--quiet", "0s", "--keep-alive", "200ms"])
+            .arg("--chart")
+            .arg(&path),
+    );
+    assert!(output.contains("chart: "), "{output}");
+    let svg = std::fs::read_to_string(&path).expect("the chart was written");
+    let _ = std::fs::remove_dir_all(&folder);
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+    assert!(svg.contains("queue depth") && svg.contains("workers"));
+    assert!(svg.matches("<polyline").count() >= 2, "a line per panel");
+}
+
+/// The chart the chapter shows is one this program drew.
+#[test]
+fn the_books_chart_is_a_chart_of_both_panels() {
+    let svg = read_book_output("stage-4-scaling.svg");
+    assert!(svg.starts_with("<svg"));
+    assert!(svg.contains("queue depth") && svg.contains("workers"));
+    assert!(svg.matches("<polyline").count() >= 2, "a line per panel");
+}
+
+/// Sends `GET /metrics` and returns the body of a 200 answer.
+fn scrape(address: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// `name{labels} value` lines of an exposition, by name with labels.
+fn samples(exposition: &str) -> BTreeMap<String, f64> {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn the_metrics_endpoint_serves_every_metric_and_counts_that_match_the_account() {
+    // A longer keep-alive keeps the run (and the endpoint) up for a second after the last job.
+    let mut child = program()
+        .args(["--metrics-addr", "127.0.0.1:0", "--keep-alive", "1s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the program starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut first_line = String::new();
+    stdout
+        .read_line(&mut first_line)
+        .expect("the program prints");
+    let address = first_line
+        .trim()
+        .strip_prefix("metrics: http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .expect("the first line gives the endpoint")
+        .to_owned();
+    let rest_of_output = thread::spawn(move || {
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).expect("stdout is UTF-8");
+        rest
+    });
+
+    let counters = [
+        "pool_jobs_submitted_total",
+        "pool_jobs_completed_total",
+        "pool_jobs_failed_total",
+        "pool_jobs_cancelled_total",
+    ];
+    let mut scrapes = Vec::new();
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < give_up {
+        match scrape(&address) {
+            Some(body) => scrapes.push(samples(&body)),
+            None if child
+                .try_wait()
+                .expect("the child can be waited for")
+                .is_some() =>
+            {
+                break;
+            }
+            None => {}
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let status = child.wait().expect("the program exits");
+    assert!(status.success());
+    let output = rest_of_output.join().expect("the reader does not panic");
+    assert!(scrapes.len() >= 5, "only {} scrapes", scrapes.len());
+
+    for scrape in &scrapes {
+        for name in counters.iter().chain(&[
+            "pool_queue_depth",
+            "pool_workers",
+            "pool_job_run_seconds_count",
+            "pool_job_run_seconds_sum",
+            "pool_job_run_seconds_bucket{le=\"+Inf\"}",
+            "pool_job_wait_seconds_count",
+            "pool_job_wait_seconds_bucket{le=\"+Inf\"}",
+        ]) {
+            assert!(scrape.contains_key(*name), "{name} missing");
+        }
+        let per_worker = |prefix: &str| scrape.keys().filter(|key| key.starts_with(prefix)).count();
+        assert_eq!(
+            per_worker("pool_worker_uptime_seconds{worker="),
+            scrape["pool_workers"] as usize
+        );
+        assert_eq!(
+            per_worker("pool_worker_busy_ratio{worker="),
+            scrape["pool_workers"] as usize
+        );
+    }
+    for pair in scrapes.windows(2) {
+        for name in counters {
+            assert!(pair[1][name] >= pair[0][name], "{name} went down");
+        }
+    }
+    // The account line, e.g. "account: 400 completed, 0 failed, 0 cancelled while running, ...".
+    let account = output
+        .lines()
+        .find(|line| line.starts_with("account:"))
+        .expect("an account line");
+    assert!(
+        account.starts_with("account: 400 completed, 0 failed, 0 cancelled"),
+        "{account}"
+    );
+    let last = scrapes.last().expect("at least one scrape");
+    assert_eq!(last["pool_jobs_submitted_total"], 400.0);
+    assert_eq!(last["pool_jobs_completed_total"], 400.0);
+    assert_eq!(last["pool_jobs_failed_total"], 0.0);
+    assert_eq!(last["pool_jobs_cancelled_total"], 0.0);
+    assert_eq!(last["pool_job_run_seconds_count"], 400.0);
+}
+
+/// Starts a burst of hour-long jobs, sends `signal` once the run has started, and returns what
+/// the program printed after its first line.
+fn interrupt_a_burst(signal: Signal) -> String {
+    let mut child = program()
+        .args([
+            "--jobs",
+            "400",
+            "--delay",
+            "1h",
+            "--quiet",
+            "0s",
+            "--workers",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the program starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut first_line = String::new();
+    stdout
+        .read_line(&mut first_line)
+        .expect("the program prints");
+    assert!(first_line.starts_with("started:"), "{first_line}");
+    thread::sleep(Duration::from_millis(200));
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in an i32"));
+    kill(pid, signal).expect("the signal is delivered");
+    let status = child.wait().expect("the program exits");
+    assert_eq!(status.code(), Some(130));
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("stdout is UTF-8");
+    rest
+}
+
+/// Whatever mix of cancelled and never-started jobs the stop found, none completed (they take an
+/// hour) and the account covers all of them.
+fn assert_cut_short_account(output: &str, jobs: u64) {
+    let account = output
+        .lines()
+        .find(|line| line.starts_with("account:"))
+        .expect("an account line");
+    assert!(
+        account.starts_with("account: 0 completed, 0 failed, "),
+        "{account}"
+    );
+    assert!(account.ends_with(&format!("= {jobs} jobs")), "{account}");
+}
+
+#[test]
+fn sigint_during_the_burst_cancels_accounts_for_every_job_and_exits_130() {
+    let output = interrupt_a_burst(Signal::SIGINT);
+    assert!(
+        output.contains("interrupted: stopped taking jobs"),
+        "{output}"
+    );
+    assert_cut_short_account(&output, 400);
+}
+
+#[test]
+fn sigterm_is_handled_like_ctrl_c() {
+    let output = interrupt_a_burst(Signal::SIGTERM);
+    assert!(
+        output.contains("interrupted: stopped taking jobs"),
+        "{output}"
+    );
+    assert_cut_short_account(&output, 400);
+}
+
+#[test]
+fn the_deadline_cancels_the_jobs_in_flight_and_accounts_for_the_rest() {
+    let output = stdout_of(program().args([
+        "--jobs",
+        "50",
+        "--delay",
+        "1h",
+        "--quiet",
+        "0s",
+        "--timeout",
+        "300ms",
+    ]));
+    assert!(output.contains("deadline of 300ms reached"), "{output}");
+    assert_cut_short_account(&output, 50);
+}
