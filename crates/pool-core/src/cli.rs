@@ -24,7 +24,7 @@ pub const MAX_QUEUE: usize = 1_000_000;
 /// The shape of every stage's pool: how many workers, how many jobs, how much room in the queue.
 #[derive(Debug, Clone, Args)]
 pub struct PoolArgs {
-    /// Worker threads that take jobs from the queue
+    /// Workers that take jobs from the queue
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = parse_worker_count,
           allow_negative_numbers = true)]
     pub workers: usize,
