@@ -222,13 +222,10 @@ pub fn autoscale(
             idle_workers,
             last_growth,
         };
-        samples.push(Sample {
-            at,
-            workers: seen.workers,
-            queue_depth: seen.queue_depth,
-        });
+        let mut workers_after = seen.workers;
         if let Some((target, why)) = policy.decide(&seen, pool.limits()) {
             let to = pool.resize(target);
+            workers_after = to;
             if to > seen.workers {
                 last_growth = Some(at);
             }
@@ -241,6 +238,12 @@ pub fn autoscale(
                 });
             }
         }
+        // What this tick left behind: the queue it saw and the size it chose.
+        samples.push(Sample {
+            at,
+            workers: workers_after,
+            queue_depth: seen.queue_depth,
+        });
     }
 }
 // ANCHOR_END: autoscale
