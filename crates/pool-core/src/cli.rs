@@ -103,13 +103,20 @@ pub fn try_parse_from<C: Parser>(
 /// The first line of clap's report, which names the flag and the problem, e.g.
 /// `error: invalid value '0' for '--workers <N>': must be at least 1`. The rest (usage, a pointer
 /// to `--help`) is left out: one line is what a script's log or a reader's eye can take in.
+///
+/// Where clap lists the accepted values on the next line, they join the first:
+/// `error: invalid value 'fibers' for '<SHAPE>' [possible values: threads, tasks]`.
 pub fn one_line(error: &clap::Error) -> String {
     let report = error.render().to_string();
-    report
-        .lines()
-        .next()
-        .unwrap_or("error: bad arguments")
-        .to_owned()
+    let mut lines = report.lines();
+    let mut line = lines.next().unwrap_or("error: bad arguments").to_owned();
+    if let Some(values) = lines.next().map(str::trim)
+        && values.starts_with("[possible values:")
+    {
+        line.push(' ');
+        line.push_str(values);
+    }
+    line
 }
 
 /// `--workers`: from 1 to [`MAX_WORKERS`].

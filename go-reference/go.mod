@@ -1,0 +1,3 @@
+module worker-pools/go-reference
+
+go 1.19

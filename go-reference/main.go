@@ -1,0 +1,181 @@
+// Command go-reference is the Go side of the benchmarks: the worker pool the Rust stages are
+// ported from, on the same reference workload (N jobs that square a number, W workers, a job
+// channel with room for Q, every result collected). It times its own runs, so that the Rust
+// benchmark can call it and count only the pool, not the process starting.
+//
+//	go-reference -workers 2 -queue 100 -jobs 1000000 -runs 10
+//	go-reference -idle 10000
+//
+// The first prints the total time of the runs; the second, the memory that idle goroutines hold.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// worker squares every job it takes until the job channel is closed and empty.
+func worker(jobs <-chan int, results chan<- int, done *sync.WaitGroup) {
+	defer done.Done()
+	for number := range jobs {
+		results <- number * number
+	}
+}
+
+// runPool is stage 1 in Go: the results channel has room for every result, so the workers never
+// wait for the collector, and the collector knows it is done after exactly `jobs` results. It
+// also waits for the workers to return, as every Rust pool joins its threads.
+func runPool(workers, queue, jobs int) []int {
+	jobQueue := make(chan int, queue)
+	results := make(chan int, jobs)
+	var running sync.WaitGroup
+	running.Add(workers)
+	for w := 0; w < workers; w++ {
+		go worker(jobQueue, results, &running)
+	}
+	for id := 1; id <= jobs; id++ {
+		jobQueue <- 2 * id
+	}
+	close(jobQueue)
+	outputs := make([]int, 0, jobs)
+	for len(outputs) < jobs {
+		outputs = append(outputs, <-results)
+	}
+	running.Wait()
+	return outputs
+}
+
+// The limits on the flags: maxJobs keeps sumOfSquares within 64 bits; the others are the Rust
+// programs' limits on a queue and on idle workers.
+const (
+	maxJobs  = 1_000_000
+	maxQueue = 1_000_000
+	maxIdle  = 20_000
+)
+
+// sumOfSquares is what the outputs of one run must add up to: the sum of (2·id)² for id in 1..=n.
+func sumOfSquares(n int) int {
+	return 4 * n * (n + 1) * (2*n + 1) / 6
+}
+
+// residentBytes reads one kB field of /proc/self/status (Linux only).
+func residentBytes(field string) (int, error) {
+	file, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer file.Close()
+	lines := bufio.NewScanner(file)
+	for lines.Scan() {
+		line := lines.Text()
+		if !strings.HasPrefix(line, field+":") {
+			continue
+		}
+		value := strings.TrimPrefix(line, field+":")
+		kilobytes, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(value), "kB")))
+		return kilobytes * 1024, err
+	}
+	return 0, fmt.Errorf("/proc/self/status has no %s field", field)
+}
+
+// idle starts `workers` goroutines that each wait on one job channel, the way the pool's workers
+// wait, and reports the peak resident memory once all of them are waiting.
+func idle(workers int) error {
+	before, err := residentBytes("VmRSS")
+	if err != nil {
+		return err
+	}
+	jobs := make(chan int)
+	var started, finished sync.WaitGroup
+	started.Add(workers)
+	finished.Add(workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			defer finished.Done()
+			started.Done()
+			for range jobs {
+			}
+		}()
+	}
+	started.Wait()
+	peak, err := residentBytes("VmHWM")
+	close(jobs)
+	finished.Wait()
+	if err != nil {
+		return err
+	}
+	perWorker := (peak - before) / workers
+	fmt.Printf("shape: goroutines\nworkers: %d\n", workers)
+	fmt.Printf("rss before: %.1f MiB\npeak rss: %.1f MiB\n", mebibytes(before), mebibytes(peak))
+	fmt.Printf("per worker: %d bytes (%.1f KiB)\n", perWorker, float64(perWorker)/1024)
+	return nil
+}
+
+func mebibytes(bytes int) float64 { return float64(bytes) / (1024 * 1024) }
+
+// usageError reports a bad flag on one line and exits 2, as the Rust programs do.
+func usageError(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "error: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+func main() {
+	flags := flag.NewFlagSet("go-reference", flag.ContinueOnError)
+	workers := flags.Int("workers", 2, "worker goroutines")
+	queue := flags.Int("queue", 100, "room in the job channel")
+	jobs := flags.Int("jobs", 1_000_000, "jobs per run")
+	runs := flags.Int("runs", 1, "runs to time, back to back")
+	idleWorkers := flags.Int("idle", 0, "instead of timing runs, measure this many idle goroutines")
+	// A bad flag gets one line on stderr (the flag package's own), -help the list of flags.
+	flags.Usage = func() {}
+	if err := flags.Parse(os.Args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			flags.SetOutput(os.Stdout)
+			flags.PrintDefaults()
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	switch {
+	case *workers < 1:
+		usageError("invalid value '%d' for '-workers': must be at least 1", *workers)
+	case *queue < 0 || *queue > maxQueue:
+		usageError("invalid value '%d' for '-queue': must be from 0 to %d", *queue, maxQueue)
+	case *jobs < 1 || *jobs > maxJobs:
+		usageError("invalid value '%d' for '-jobs': must be from 1 to %d", *jobs, maxJobs)
+	case *runs < 1:
+		usageError("invalid value '%d' for '-runs': must be at least 1", *runs)
+	case *idleWorkers < 0 || *idleWorkers > maxIdle:
+		usageError("invalid value '%d' for '-idle': must be from 0 to %d", *idleWorkers, maxIdle)
+	}
+
+	if *idleWorkers > 0 {
+		if err := idle(*idleWorkers); err != nil {
+			fmt.Fprintf(os.Stderr, "error: could not measure idle goroutines: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+
+	var elapsed time.Duration
+	for run := 0; run < *runs; run++ {
+		start := time.Now()
+		outputs := runPool(*workers, *queue, *jobs)
+		elapsed += time.Since(start)
+		sum := 0
+		for _, output := range outputs {
+			sum += output
+		}
+		if len(outputs) != *jobs || sum != sumOfSquares(*jobs) {
+			fmt.Fprintf(os.Stderr, "error: run %d lost or changed results\n", run+1)
+			os.Exit(1)
+		}
+	}
+	fmt.Printf("elapsed_ns=%d runs=%d jobs=%d\n", elapsed.Nanoseconds(), *runs, *jobs)
+}
