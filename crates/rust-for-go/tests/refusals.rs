@@ -1,0 +1,201 @@
+//! The programs the chapter shows the compiler refusing are really refused, with the errors the
+//! book prints.
+//!
+//! Each file in `refusals/` is compiled on its own with `rustc` (the one `RUSTC` names, or the
+//! one on `PATH`), as a library, with short error messages. Its output, with lines longer than
+//! the book's code column wrapped, must equal `book/src/output/rust-for-go-<name>.txt`, whose
+//! first line is the command. With `UPDATE_BOOK_OUTPUT=1` the test writes those files instead;
+//! another compiler version may word its errors differently, and then they need regenerating.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Each refused program, and the error code it must be refused with.
+const REFUSALS: &[(&str, &str)] = &[
+    ("rc_not_send.rs", "E0277"),
+    ("cell_not_sync.rs", "E0277"),
+    ("spawn_borrow.rs", "E0597"),
+    ("shared_mut.rs", "E0499"),
+    ("moved_receiver.rs", "E0382"),
+];
+
+/// The arguments the book shows; the test adds only where to put the (never made) output.
+const RUSTC_ARGUMENTS: &[&str] = &[
+    "--edition",
+    "2024",
+    "--crate-type",
+    "lib",
+    "--error-format",
+    "short",
+];
+
+/// The width of the book's code column.
+const WIDTH: usize = 100;
+
+fn refusals_folder() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("refusals")
+}
+
+fn book_output(file: &str) -> PathBuf {
+    let name = file.trim_end_matches(".rs").replace('_', "-");
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../book/src/output")
+        .join(format!("rust-for-go-{name}.txt"))
+}
+
+/// Splits `line` at spaces into pieces of at most [`WIDTH`] characters; every piece after the
+/// first is indented by four spaces, as a terminal that wrapped the line might show it.
+fn wrap(line: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for word in line.split(' ') {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > WIDTH {
+            pieces.push(std::mem::replace(&mut current, "   ".to_owned()));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    pieces.push(current);
+    pieces
+}
+
+/// A folder of its own under the system's temporary folder, removed on drop.
+struct TempFolder(PathBuf);
+
+impl TempFolder {
+    fn new(purpose: &str) -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "rust-for-go-{purpose}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        fs::create_dir_all(&path).expect("the temporary folder can be created");
+        Self(path)
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the book shows for one refused file: the command, then the compiler's lines, wrapped.
+/// Panics if the file compiles.
+fn refusal_output(file: &str) -> String {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+    let out_dir = TempFolder::new(file.trim_end_matches(".rs"));
+    let folder = refusals_folder();
+    let output = Command::new(&rustc)
+        .current_dir(&folder)
+        .args(RUSTC_ARGUMENTS)
+        .arg(file)
+        .arg("--out-dir")
+        .arg(&out_dir.0)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", rustc.to_string_lossy()));
+    assert!(
+        !output.status.success(),
+        "{file} compiled, but the book shows it refused"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The compiler names the file as it was given, relative to `refusals/`; strip the absolute
+    // folder too, in case a compiler ever spells it out.
+    let prefix = format!("{}/", folder.display());
+    let mut shown = format!("$ rustc {} {file}\n", RUSTC_ARGUMENTS.join(" "));
+    for line in stderr.lines().filter(|line| !line.trim().is_empty()) {
+        for piece in wrap(&line.replace(&prefix, "")) {
+            shown.push_str(&piece);
+            shown.push('\n');
+        }
+    }
+    shown
+}
+
+#[test]
+fn every_refused_program_fails_with_the_errors_the_book_shows() {
+    let update = std::env::var_os("UPDATE_BOOK_OUTPUT").is_some();
+    let mut problems = Vec::new();
+    for (file, code) in REFUSALS {
+        let shown = refusal_output(file);
+        if !shown.contains(&format!(": error[{code}]: ")) {
+            problems.push(format!("{file} was not refused with {code}:\n{shown}"));
+            continue;
+        }
+        let book_file = book_output(file);
+        if update {
+            fs::write(&book_file, &shown).expect("the book's output file can be written");
+            continue;
+        }
+        match fs::read_to_string(&book_file) {
+            Ok(in_book) if in_book == shown => {}
+            Ok(in_book) => problems.push(format!(
+                "{} differs from the compiler's errors for {file}; if only the compiler's \
+                 wording changed, rerun with UPDATE_BOOK_OUTPUT=1.\n--- book\n{in_book}\
+                 --- compiler\n{shown}",
+                book_file.display()
+            )),
+            Err(error) => problems.push(format!("{}: {error}", book_file.display())),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_file_in_refusals_is_checked_and_fits_the_book() {
+    let mut on_disk: Vec<String> = fs::read_dir(refusals_folder())
+        .expect("refusals/ is readable")
+        .map(|entry| {
+            entry
+                .expect("a readable folder entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = REFUSALS
+        .iter()
+        .map(|(file, _)| (*file).to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(
+        on_disk, listed,
+        "every refused program is listed in REFUSALS"
+    );
+
+    for file in &listed {
+        let source =
+            fs::read_to_string(refusals_folder().join(file)).expect("a refusal is readable");
+        let output = fs::read_to_string(book_output(file)).unwrap_or_default();
+        for line in source.lines().chain(output.lines()) {
+            assert!(
+                line.chars().count() <= WIDTH,
+                "{file}: a line is wider than the book's code column: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wrapping_keeps_every_word_and_every_line_within_the_column() {
+    let long = "word ".repeat(50);
+    let pieces = wrap(long.trim_end());
+    assert!(pieces.len() > 2);
+    assert!(pieces.iter().all(|piece| piece.chars().count() <= WIDTH));
+    assert!(
+        pieces[1..]
+            .iter()
+            .all(|piece| piece.starts_with("    word"))
+    );
+    let words: usize = pieces
+        .iter()
+        .map(|piece| piece.split_whitespace().count())
+        .sum();
+    assert_eq!(words, 50);
+    assert_eq!(wrap("short line"), ["short line"]);
+}
