@@ -21,6 +21,10 @@ pub const MAX_JOBS: u64 = 10_000_000;
 /// A bounded queue reserves all of its slots up front, so its capacity is memory spent at once.
 pub const MAX_QUEUE: usize = 1_000_000;
 
+/// The exit code for bad input, clap's own: also for problems that only show once the flags are
+/// parsed, such as a `--timeline` file that cannot be written.
+pub const BAD_INPUT: u8 = 2;
+
 /// The shape of every stage's pool: how many workers, how many jobs, how much room in the queue.
 #[derive(Debug, Clone, Args)]
 pub struct PoolArgs {

@@ -3,12 +3,14 @@
 //! The stages differ in how their pools move jobs and results around; that is their lesson and it
 //! lives in each stage crate. This crate holds the vocabulary they all speak (a [`Job`], a
 //! [`JobResult`]), the work they run ([`work`]), how they print ([`Console`], [`Clock`]), the flags
-//! they accept ([`cli`]) and the helpers their tests share ([`testing`]).
+//! they accept ([`cli`]), the picture they draw of a run ([`timeline`]) and the helpers their
+//! tests share ([`testing`]).
 
 pub mod cli;
 mod clock;
 mod console;
 pub mod testing;
+pub mod timeline;
 pub mod work;
 
 use std::time::SystemTime;
@@ -38,7 +40,7 @@ pub struct PoolSize {
 
 // ANCHOR: job_result
 /// What a worker hands back for one job: the output, and enough about how it was made to see
-/// which worker ran it and when it finished.
+/// which worker ran it, and when it started and finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobResult {
     /// The [`Job::id`] this result answers.
@@ -47,7 +49,9 @@ pub struct JobResult {
     pub output: u64,
     /// Which worker ran the job, from 1 to the number of workers.
     pub worker_id: usize,
-    /// When the worker finished the job, by the pool's [`Clock`].
+    /// When the worker started the job, by the pool's [`Clock`].
+    pub started_at: SystemTime,
+    /// When the worker finished the job, by the same clock.
     pub finished_at: SystemTime,
 }
 // ANCHOR_END: job_result

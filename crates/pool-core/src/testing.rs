@@ -134,6 +134,64 @@ pub fn read_book_output(file_name: &str) -> String {
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
 }
 
+/// What a [`crate::timeline`] picture shows, counted from its SVG text: tests compare these
+/// counts, never pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineShape {
+    /// Filled bars, one per job that ran (the white background is not one).
+    pub bars: usize,
+    /// The bars' labels in the order drawn, e.g. `job 3`, `job 4 failed`, `job 10 cancelled`.
+    pub job_labels: Vec<String>,
+    /// Rows labelled `worker N`.
+    pub worker_rows: usize,
+    /// Deadline lines: the only lines not drawn in black (the axes are).
+    pub deadlines: usize,
+    /// Whether jobs that never started are listed under the axis.
+    pub lists_never_started: bool,
+}
+
+impl TimelineShape {
+    /// Counts the parts of a timeline's SVG. plotters writes each element on a line of its own
+    /// and each text's content on the line after its `<text>` tag.
+    pub fn of(svg: &str) -> Self {
+        let lines: Vec<&str> = svg.lines().map(str::trim).collect();
+        let texts: Vec<&str> = lines
+            .windows(2)
+            .filter(|pair| pair[0].starts_with("<text"))
+            .map(|pair| pair[1])
+            .collect();
+        Self {
+            bars: lines
+                .iter()
+                .filter(|line| line.starts_with("<rect") && !line.contains("fill=\"#FFFFFF\""))
+                .count(),
+            job_labels: texts
+                .iter()
+                .filter(|text| text.starts_with("job "))
+                .map(|text| (*text).to_owned())
+                .collect(),
+            worker_rows: texts
+                .iter()
+                .filter(|text| text.starts_with("worker "))
+                .count(),
+            deadlines: lines
+                .iter()
+                .filter(|line| line.starts_with("<polyline"))
+                .filter(|line| !line.contains("stroke=\"#000000\""))
+                .count(),
+            lists_never_started: texts.iter().any(|text| text.starts_with("never started")),
+        }
+    }
+
+    /// Labels that end with `suffix`, such as ` failed` or ` cancelled`.
+    pub fn labels_ending(&self, suffix: &str) -> usize {
+        self.job_labels
+            .iter()
+            .filter(|label| label.ends_with(suffix))
+            .count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use pool_core::cli::PoolArgs;
+use pool_core::timeline::{Span, SpanKind, Timeline};
 use pool_core::{Clock, Console, Job, JobResult, PoolSize, WallTime, work};
 
 /// The article's jobs for this stage: job `id` carries the number `id`.
@@ -19,7 +20,7 @@ pub fn article_jobs(count: u64) -> impl Iterator<Item = Job> {
 
 // ANCHOR: worker
 /// One worker: like stage 1's, but each output goes back wrapped in a [`JobResult`] that names
-/// the job, this worker, and the moment the work finished.
+/// the job, this worker, and the moments the work started and finished.
 fn worker(
     id: usize,
     jobs: Receiver<Job>,
@@ -28,11 +29,13 @@ fn worker(
     clock: &Clock,
 ) {
     for job in jobs {
+        let started_at = clock.now();
         let output = work(job.number);
         let result = JobResult {
             job_id: job.id,
             output,
             worker_id: id,
+            started_at,
             finished_at: clock.now(),
         };
         results
@@ -118,8 +121,35 @@ pub fn print_result(console: &Console, result: &JobResult, started_at: SystemTim
 pub struct Report {
     /// Every result, in the order they arrived.
     pub results: Vec<JobResult>,
+    /// When the run started, by its clock: the zero of the timeline.
+    pub started_at: SystemTime,
     /// From just before the workers start to just after the last one is joined.
     pub elapsed: Duration,
+}
+
+impl Report {
+    /// The run as a picture (`--timeline`): a row per worker, a bar per job from its start to
+    /// its end.
+    pub fn timeline(&self, workers: usize) -> Timeline {
+        let since_start = |at: SystemTime| at.duration_since(self.started_at).unwrap_or_default();
+        Timeline {
+            title: format!("stage 2: {} jobs on {workers} workers", self.results.len()),
+            workers,
+            spans: self
+                .results
+                .iter()
+                .map(|result| Span {
+                    job: result.job_id,
+                    worker: result.worker_id,
+                    start: since_start(result.started_at),
+                    end: since_start(result.finished_at),
+                    kind: SpanKind::Completed,
+                })
+                .collect(),
+            deadline: None,
+            never_started: Vec::new(),
+        }
+    }
 }
 
 // ANCHOR: ideal
@@ -140,6 +170,7 @@ pub fn ideal_makespan(jobs: u64, workers: usize, delay: Duration) -> Duration {
 /// The stage-2 program: the article's jobs, each taking `delay`, then a summary that sets the
 /// time the run took beside the ideal.
 pub fn run(args: &PoolArgs, delay: Duration, clock: &Clock, console: &Console) -> Report {
+    let started_at = clock.now();
     let started = Instant::now();
     let results = run_pool(
         args.pool_size(),
@@ -160,6 +191,10 @@ pub fn run(args: &PoolArgs, delay: Duration, clock: &Clock, console: &Console) -
         rounds(jobs, workers),
         humantime::format_duration(delay),
     ));
-    Report { results, elapsed }
+    Report {
+        results,
+        started_at,
+        elapsed,
+    }
 }
 // ANCHOR_END: run

@@ -1,11 +1,12 @@
 //! The stage-2 program as a user runs it: its output, its help, and its answers to bad flags.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use insta::{assert_snapshot, with_settings};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 use pool_core::testing::{
-    check_transcript, number_after, read_book_output, sort_lines_by_key, stdout_of,
+    TimelineShape, check_transcript, number_after, read_book_output, sort_lines_by_key, stdout_of,
 };
 
 fn program() -> Command {
@@ -76,4 +77,83 @@ fn a_job_count_that_is_not_a_number_is_refused() {
 #[test]
 fn a_delay_that_is_not_a_duration_is_refused() {
     assert_cmd_snapshot!(program().args(["--delay", "banana"]));
+}
+
+/// A folder of this test's own, so tests running at once never share a file.
+fn scratch_folder(test: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("stage-2-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    folder
+}
+
+/// Runs the program with `args` and `--timeline`, and counts what the picture shows.
+fn timeline_of(args: &[&str], folder: &Path) -> TimelineShape {
+    let path = folder.join("timeline.svg");
+    let output = stdout_of(program().args(args).arg("--timeline").arg(&path));
+    assert!(
+        output.ends_with(&format!("timeline: {}\n", path.display())),
+        "{output}"
+    );
+    let svg = std::fs::read_to_string(&path).expect("the timeline was written");
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+    TimelineShape::of(&svg)
+}
+
+/// The timeline is counted, not compared: a bar and a label per job, a row per worker, and no
+/// deadline (stage 2 has none).
+#[test]
+fn the_timeline_has_a_bar_per_job_and_a_row_per_worker() {
+    let folder = scratch_folder("timeline");
+    let shape = timeline_of(
+        &["--jobs", "7", "--workers", "2", "--delay", "20ms"],
+        &folder,
+    );
+    let _ = std::fs::remove_dir_all(&folder);
+    let mut labels = shape.job_labels.clone();
+    labels.sort_by_key(|label| number_after(label, "job "));
+    let expected: Vec<String> = (1..=7).map(|job| format!("job {job}")).collect();
+    assert_eq!(labels, expected);
+    assert_eq!((shape.bars, shape.worker_rows, shape.deadlines), (7, 2, 0));
+    assert!(!shape.lists_never_started);
+}
+
+/// The chapter's timeline is one the program drew for its default run: ten bars on three rows.
+#[test]
+fn the_books_timeline_has_the_shape_of_a_default_run() {
+    let book = TimelineShape::of(&read_book_output("stage-2-metadata-timeline.svg"));
+    let folder = scratch_folder("book-timeline");
+    let program = timeline_of(&[], &folder);
+    let _ = std::fs::remove_dir_all(&folder);
+    assert_eq!((book.bars, book.worker_rows, book.deadlines), (10, 3, 0));
+    let sorted = |shape: &TimelineShape| {
+        let mut labels = shape.job_labels.clone();
+        labels.sort();
+        labels
+    };
+    assert_eq!(sorted(&book), sorted(&program));
+    assert_eq!(
+        (book.bars, book.worker_rows, book.deadlines),
+        (program.bars, program.worker_rows, program.deadlines)
+    );
+}
+
+/// A timeline that cannot be written is bad input, reported before the run starts.
+#[test]
+fn a_timeline_in_a_missing_folder_is_refused_before_the_run() {
+    let folder = scratch_folder("missing");
+    let path = folder.join("no-such-folder").join("timeline.svg");
+    let output = program()
+        .arg("--timeline")
+        .arg(&path)
+        .output()
+        .expect("the program starts");
+    let _ = std::fs::remove_dir_all(&folder);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "no run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: --timeline {}: ", path.display())),
+        "{stderr}"
+    );
 }

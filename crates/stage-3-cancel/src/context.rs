@@ -3,9 +3,11 @@
 //! A [`Context`] is a cheap, cloneable handle that every part of a run shares. It can be
 //! cancelled by hand ([`Context::cancel`]), by a deadline ([`Context::with_deadline`]) or by a
 //! signal handler (`main.rs` calls [`Context::cancel_because`] with [`Reason::Interrupted`]).
-//! Whoever waits for work can also wait for cancellation: [`Context::done`] is a channel that
-//! never carries a message and is *closed* on cancellation, so a `select!` beside the job queue
-//! wakes the moment the run is cancelled.
+//! Whatever waits can also wait for cancellation: [`Context::done`] is a channel that never
+//! carries a message and is *closed* on cancellation, so a `select!` on it (the cancellable sleep
+//! in `pool_core::work`, the deadline's timer thread) wakes the moment the run is cancelled. The
+//! stage's workers do not wait on it: they check the context between jobs, and the closed queue
+//! wakes the idle ones.
 
 use std::io;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};

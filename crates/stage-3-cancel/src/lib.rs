@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use pool_core::cli::PoolArgs;
+use pool_core::timeline::{JobTimes, Span, SpanKind, Timeline};
 use pool_core::work::{Slept, sleep_unless_cancelled};
 use pool_core::{Clock, Console, Job, JobResult, PoolSize, work};
 
@@ -98,7 +99,7 @@ impl Account {
     }
 }
 
-// ANCHOR: worker
+// ANCHOR: from_worker
 /// What a worker sends back for each job it takes out of the queue.
 enum FromWorker {
     /// The job ran; this is how it ended.
@@ -106,7 +107,9 @@ enum FromWorker {
     /// The run was cancelled while the job waited in the queue: it is handed back unstarted.
     NotStarted(Job),
 }
+// ANCHOR_END: from_worker
 
+// ANCHOR: worker
 /// One worker: takes jobs until the queue is closed and empty, runs each with panics caught,
 /// and sends back what became of it. Once the context is cancelled, it hands back every job it
 /// takes instead of running it.
@@ -130,11 +133,13 @@ fn worker<W>(
                 .expect("run_pool keeps the outcomes receiver until every worker has returned");
             continue;
         }
+        let started_at = clock.now();
         let outcome = match catch_panic(|| work(&job, context)) {
             Ok(Ok(output)) => Outcome::Completed(JobResult {
                 job_id: job.id,
                 output,
                 worker_id: id,
+                started_at,
                 finished_at: clock.now(),
             }),
             Ok(Err(JobError::Cancelled)) => Outcome::Cancelled {
@@ -221,7 +226,9 @@ where
         }
     })
 }
+// ANCHOR_END: run_pool
 
+// ANCHOR: submit
 /// Puts jobs on the queue until there are no more or the context is cancelled, and returns the
 /// jobs it did not submit.
 ///
@@ -239,7 +246,7 @@ fn submit(jobs: impl IntoIterator<Item = Job>, queue: &Sender<Job>, context: &Co
     }
     Vec::new()
 }
-// ANCHOR_END: run_pool
+// ANCHOR_END: submit
 
 // ANCHOR: catch_panic
 thread_local! {
@@ -346,7 +353,7 @@ pub fn run(
     parent: &Context,
     clock: &Clock,
     console: &Console,
-) -> io::Result<Account> {
+) -> io::Result<Report> {
     let (context, _timer) = parent.with_timeout(settings.timeout)?;
     console.line(format_args!(
         "started: {} jobs on {} workers, {} each, deadline in {}",
@@ -355,18 +362,71 @@ pub fn run(
         humantime::format_duration(settings.delay),
         humantime::format_duration(settings.timeout),
     ));
+    // For `--timeline`: failed and cancelled outcomes carry no times, so each job's work is
+    // timed here, whatever becomes of it.
+    let times = JobTimes::start_now(clock);
     let account = run_pool(
         settings.pool.pool_size(),
         stage_2_metadata::article_jobs(settings.pool.jobs),
-        |job: &Job, context: &Context| simulated_work(job, context, settings),
+        |job: &Job, context: &Context| {
+            times.time(job.id, || simulated_work(job, context, settings))
+        },
         &context,
         clock,
         console,
     );
     print_account(console, &account, settings.timeout);
-    Ok(account)
+    Ok(Report {
+        timeline: timeline(settings, &account, &times),
+        account,
+    })
 }
 // ANCHOR_END: run
+
+/// What a run of the stage-3 program produced.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Every job, and how it ended.
+    pub account: Account,
+    /// The run as a picture, for `--timeline`.
+    pub timeline: Timeline,
+}
+
+/// A bar for every job that ran, on the row of its worker and coloured by its outcome, and the
+/// deadline as a line if the run reached it.
+fn timeline(settings: &Settings, account: &Account, times: &JobTimes) -> Timeline {
+    let runs = times.runs();
+    let spans = account.outcomes.iter().filter_map(|outcome| {
+        let (job, worker, kind) = match outcome {
+            Outcome::Completed(result) => (result.job_id, result.worker_id, SpanKind::Completed),
+            Outcome::Failed {
+                job_id, worker_id, ..
+            } => (*job_id, *worker_id, SpanKind::Failed),
+            Outcome::Cancelled { job_id, worker_id } => (*job_id, *worker_id, SpanKind::Cancelled),
+        };
+        let &(start, end) = runs.get(&job)?;
+        Some(Span {
+            job,
+            worker,
+            start,
+            end,
+            kind,
+        })
+    });
+    Timeline {
+        title: format!(
+            "stage 3: {} jobs on {} workers, deadline {}",
+            account.total(),
+            settings.pool.workers,
+            humantime::format_duration(settings.timeout)
+        ),
+        workers: settings.pool.workers,
+        spans: spans.collect(),
+        deadline: (account.stopped_by == Some(Reason::DeadlineExceeded))
+            .then_some(settings.timeout),
+        never_started: account.never_started.iter().map(|job| job.id).collect(),
+    }
+}
 
 /// Prints why the run stopped (if it was cut short), the jobs that never started, and the
 /// account line.

@@ -1,11 +1,12 @@
 //! `cargo run -p stage-3-cancel -- --help` lists the flags.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pool_core::cli::{self, PoolArgs, StageDefaults};
-use pool_core::{Clock, Console};
+use pool_core::cli::{self, BAD_INPUT, PoolArgs, StageDefaults};
+use pool_core::{Clock, Console, timeline};
 use stage_3_cancel::{Context, INTERRUPTED, Reason, Settings};
 
 /// Stage 3 of Worker Pools in Rust: stage 2's pool under a deadline. When the deadline passes
@@ -37,6 +38,10 @@ struct Cli {
     /// Make every Nth job ignore cancellation, to see why a second Ctrl-C exits at once
     #[arg(long, value_name = "N", value_parser = cli::parse_positive_count, allow_negative_numbers = true)]
     stubborn_every: Option<u64>,
+
+    /// Draw the run into this SVG file: a row per worker, a bar per job, the deadline
+    #[arg(long, value_name = "FILE.svg")]
+    timeline: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +49,13 @@ fn main() -> ExitCode {
         jobs: 10,
         workers: 3,
     });
+    // A file that cannot be written is bad input: say so before the run, not after it.
+    if let Some(path) = &cli.timeline
+        && let Err(error) = timeline::check_writable(path)
+    {
+        eprintln!("error: --timeline {error}");
+        return ExitCode::from(BAD_INPUT);
+    }
     let settings = Settings {
         pool: cli.pool,
         delay: cli.delay,
@@ -59,14 +71,23 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    match stage_3_cancel::run(&settings, &run, &Clock::System, &Console::stdout()) {
-        Ok(account) if account.stopped_by == Some(Reason::Interrupted) => {
-            ExitCode::from(INTERRUPTED)
-        }
-        Ok(_) => ExitCode::SUCCESS,
+    let console = Console::stdout();
+    let report = match stage_3_cancel::run(&settings, &run, &Clock::System, &console) {
+        Ok(report) => report,
         Err(error) => {
             eprintln!("error: cannot start the deadline's timer thread: {error}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    if let Some(path) = &cli.timeline {
+        if let Err(error) = report.timeline.draw(path) {
+            eprintln!("error: --timeline {error}");
+            return ExitCode::FAILURE;
+        }
+        console.line(format_args!("timeline: {}", path.display()));
+    }
+    match report.account.stopped_by {
+        Some(Reason::Interrupted) => ExitCode::from(INTERRUPTED),
+        _ => ExitCode::SUCCESS,
     }
 }

@@ -2,6 +2,7 @@
 //! bad flags, and what it does when it gets a real SIGINT or SIGTERM.
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pool_core::testing::{
-    check_transcript, number_after, read_book_output, sort_lines_by_key, stdout_of,
+    TimelineShape, check_transcript, number_after, read_book_output, sort_lines_by_key, stdout_of,
 };
 
 fn program() -> Command {
@@ -123,6 +124,123 @@ fn panics_and_errors_are_counted_and_stay_out_of_stderr() {
         ),
         "{}",
         stdout.lines().last().unwrap_or_default()
+    );
+}
+
+/// A folder of this test's own, so tests running at once never share a file.
+fn scratch_folder(test: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("stage-3-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    folder
+}
+
+/// Runs the program with `args` and `--timeline`; returns what it printed and what the picture
+/// shows.
+fn timeline_of(args: &[&str], folder: &Path) -> (String, TimelineShape) {
+    let path = folder.join("timeline.svg");
+    let output = stdout_of(program().args(args).arg("--timeline").arg(&path));
+    assert!(
+        output.ends_with(&format!("timeline: {}\n", path.display())),
+        "{output}"
+    );
+    let svg = std::fs::read_to_string(&path).expect("the timeline was written");
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+    (output, TimelineShape::of(&svg))
+}
+
+/// A count from the account line, e.g. `count_in_account(output, "failed")`.
+fn count_in_account(output: &str, kind: &str) -> usize {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix("account:"))
+        .and_then(|account| account.split([',', '=']).find(|part| part.contains(kind)))
+        .and_then(|part| part.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no count of {kind} in {output}"))
+}
+
+/// Hour-long jobs under a short deadline, every second one failing at once: however many jobs
+/// the workers got to, the picture has a bar for each job that ran, labelled by its outcome as
+/// the account counts them, a row per worker, the deadline, and a note for the jobs that never
+/// started.
+#[test]
+fn the_timeline_shows_every_job_that_ran_by_outcome_and_the_deadline() {
+    let folder = scratch_folder("timeline");
+    let args = [
+        "--jobs",
+        "8",
+        "--workers",
+        "2",
+        "--delay",
+        "1h",
+        "--timeout",
+        "300ms",
+        "--fail-every",
+        "2",
+    ];
+    let (output, shape) = timeline_of(&args, &folder);
+    let _ = std::fs::remove_dir_all(&folder);
+    let (failed, cancelled) = (
+        count_in_account(&output, "failed"),
+        count_in_account(&output, "cancelled"),
+    );
+    assert_eq!(count_in_account(&output, "completed"), 0, "{output}");
+    assert_eq!(shape.bars, failed + cancelled, "{output}");
+    assert_eq!(shape.job_labels.len(), shape.bars);
+    assert_eq!(shape.labels_ending(" failed"), failed);
+    assert_eq!(shape.labels_ending(" cancelled"), cancelled);
+    assert_eq!((shape.worker_rows, shape.deadlines), (2, 1));
+    assert_eq!(
+        shape.lists_never_started,
+        count_in_account(&output, "never started") > 0
+    );
+}
+
+/// The chapter's timeline is one the program drew for its default run: nine jobs completed,
+/// job 10 cut by the deadline, three rows and the deadline line.
+#[test]
+fn the_books_timeline_has_the_shape_of_a_default_run() {
+    let book = TimelineShape::of(&read_book_output("stage-3-cancel-timeline.svg"));
+    let folder = scratch_folder("book-timeline");
+    let (_, program) = timeline_of(&[], &folder);
+    let _ = std::fs::remove_dir_all(&folder);
+    let sorted = |shape: &TimelineShape| {
+        let mut labels = shape.job_labels.clone();
+        labels.sort_by_key(|label| number_after(label, "job "));
+        labels
+    };
+    let mut expected: Vec<String> = (1..=9).map(|job| format!("job {job}")).collect();
+    expected.push("job 10 cancelled".to_owned());
+    assert_eq!(sorted(&book), expected);
+    assert_eq!(sorted(&program), expected);
+    assert_eq!((book.bars, book.worker_rows, book.deadlines), (10, 3, 1));
+    assert_eq!(
+        book,
+        TimelineShape {
+            job_labels: book.job_labels.clone(),
+            ..program
+        }
+    );
+}
+
+/// A timeline that cannot be written is bad input, reported before the run starts.
+#[test]
+fn a_timeline_in_a_missing_folder_is_refused_before_the_run() {
+    let folder = scratch_folder("missing");
+    let path = folder.join("no-such-folder").join("timeline.svg");
+    let output = program()
+        .arg("--timeline")
+        .arg(&path)
+        .output()
+        .expect("the program starts");
+    let _ = std::fs::remove_dir_all(&folder);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "no run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: --timeline {}: ", path.display())),
+        "{stderr}"
     );
 }
 

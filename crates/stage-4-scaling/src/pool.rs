@@ -359,12 +359,14 @@ fn worker(shared: &Shared, stats: &WorkerStats, retiring: &AtomicBool) {
             continue;
         }
         stats.job_started(queued.queued_at, started);
+        let started_at = shared.clock.now();
         let result = catch_panic(|| (shared.work)(&queued.job, &shared.context));
         let outcome = match result {
             Ok(Ok(output)) => Outcome::Completed(JobResult {
                 job_id: queued.job.id,
                 output,
                 worker_id: stats.id,
+                started_at,
                 finished_at: shared.clock.now(),
             }),
             Ok(Err(JobError::Cancelled)) => Outcome::Cancelled {
