@@ -11,7 +11,6 @@ use pool_core::cli::{self, PoolArgs, StageDefaults};
 use reqwest::Url;
 use stage_5_http::demo::{DemoServer, RefusedPort};
 use stage_5_http::{FetchSettings, Settings};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 /// Stage 5 of Worker Pools in Rust: fetches URLs on a pool of tokio tasks, at most --workers at
@@ -113,25 +112,62 @@ fn read_urls(cli: &Cli) -> Result<Vec<Url>, String> {
 const INTERRUPTED: u8 = 130;
 
 // ANCHOR: signals
-/// Cancels `token` on the first SIGINT or SIGTERM and exits the process on the second, using
-/// tokio's own signal handling (this program has no other Ctrl-C handler).
+/// Cancels `token` on the first Ctrl-C (or, on Unix, SIGTERM) and exits the process on the
+/// second, using tokio's own signal handling (this program has no other Ctrl-C handler).
 fn cancel_on_signals(token: CancellationToken) -> std::io::Result<()> {
-    let mut interrupts = signal(SignalKind::interrupt())?;
-    let mut terminations = signal(SignalKind::terminate())?;
+    let mut stop_signals = StopSignals::listen()?;
     tokio::spawn(async move {
-        for seen in 1.. {
-            tokio::select! {
-                _ = interrupts.recv() => {}
-                _ = terminations.recv() => {}
-            }
-            if seen == 1 {
-                token.cancel();
-            } else {
-                std::process::exit(INTERRUPTED.into());
-            }
-        }
+        stop_signals.next().await;
+        token.cancel();
+        stop_signals.next().await;
+        std::process::exit(INTERRUPTED.into());
     });
     Ok(())
+}
+
+/// Ctrl-C and SIGTERM, the two ways a Unix user or service manager asks a program to stop. Both
+/// handlers are installed when this is made, not when it is first awaited, so a signal that
+/// comes the moment the program starts is caught too.
+#[cfg(unix)]
+struct StopSignals {
+    interrupts: tokio::signal::unix::Signal,
+    terminations: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupts: signal(SignalKind::interrupt())?,
+            terminations: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.interrupts.recv() => {}
+            _ = self.terminations.recv() => {}
+        }
+    }
+}
+
+/// Elsewhere (Windows) there is no SIGTERM: Ctrl-C alone, through tokio's portable `ctrl_c`.
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn next(&mut self) {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No handler could be installed, so no Ctrl-C will ever be seen: wait for ever.
+            std::future::pending::<()>().await;
+        }
+    }
 }
 // ANCHOR_END: signals
 

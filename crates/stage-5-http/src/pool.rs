@@ -45,6 +45,9 @@ enum FromWorker<T, O> {
 type SharedQueue<T> = Arc<Mutex<mpsc::Receiver<(u64, T)>>>;
 
 // ANCHOR: worker
+/// One worker task: takes jobs until the queue is closed and empty or the run is cancelled, runs
+/// each as a task of its own so that a panic becomes its outcome, and sends back what became of
+/// it. A job taken after the cancellation is handed back instead of run.
 async fn worker<T, O, W, F>(
     id: usize,
     queue: SharedQueue<T>,

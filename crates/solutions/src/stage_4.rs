@@ -1,0 +1,213 @@
+//! Solutions to the exercises of the chapter stage 4.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use stage_4_scaling::Limits;
+use stage_4_scaling::Policy;
+use stage_4_scaling::autoscaler::{Observation, Why};
+
+// ANCHOR: longest_wait
+/// The wait of the last job of a burst: the `ahead` jobs queued before it go through `workers`
+/// at a time, each round taking one `delay`.
+pub fn longest_wait(ahead: u32, workers: u32, delay: Duration) -> Duration {
+    delay * ahead.div_ceil(workers.max(1))
+}
+// ANCHOR_END: longest_wait
+
+// ANCHOR: grow_by_one
+/// Stage 4's policy, except that slow waits add one worker per tick instead of doubling the
+/// pool. Every other rule is the original's, called rather than copied.
+pub fn decide_growing_by_one(
+    policy: &Policy,
+    seen: &Observation,
+    limits: Limits,
+) -> Option<(usize, Why)> {
+    match policy.decide(seen, limits)? {
+        (_, why @ Why::SlowQueue { .. }) => Some((limits.clamp(seen.workers + 1), why)),
+        decision => Some(decision),
+    }
+}
+// ANCHOR_END: grow_by_one
+
+/// A policy's decision function, as [`simulate_burst`] calls it.
+pub type Decide = fn(&Policy, &Observation, Limits) -> Option<(usize, Why)>;
+
+// ANCHOR: simulate_burst
+/// A model of the program's burst, in whole milliseconds and with no threads: `jobs` jobs of
+/// `delay` all queued at 0, a pool that starts at `limits.min`, and `decide` called every
+/// `policy.tick` with what the real autoscaler would see. Returns when the last job ends.
+pub fn simulate_burst(
+    jobs: usize,
+    delay: Duration,
+    policy: &Policy,
+    limits: Limits,
+    decide: Decide,
+) -> Duration {
+    let ms = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    let (delay, tick) = (ms(delay), ms(policy.tick).max(1));
+    // For each worker, when it is next free (it has been idle since then, if that has passed).
+    let mut free_at: Vec<u64> = vec![0; limits.min];
+    let (mut queued, mut last_end, mut last_growth) = (jobs, 0, None);
+    // The waits of the jobs started since the last tick.
+    let mut waits: Vec<u64> = Vec::new();
+    for now in 0.. {
+        if now > 0 && now % tick == 0 {
+            let idle = |&&free: &&u64| free + ms(policy.keep_alive) <= now;
+            let seen = Observation {
+                at: Duration::from_millis(now),
+                workers: free_at.len(),
+                queue_depth: queued,
+                mean_wait: (!waits.is_empty())
+                    .then(|| Duration::from_millis(waits.iter().sum::<u64>() / waits.len() as u64)),
+                idle_workers: free_at.iter().filter(idle).count(),
+                last_growth,
+            };
+            waits.clear();
+            if let Some((size, _)) = decide(policy, &seen, limits) {
+                if size > free_at.len() {
+                    last_growth = Some(seen.at);
+                    free_at.resize(size, now);
+                } else {
+                    // The longest idle go first, as in `scale_down`.
+                    free_at.sort_unstable();
+                    free_at.drain(..free_at.len() - size);
+                }
+            }
+        }
+        for free in free_at.iter_mut().filter(|free| **free <= now) {
+            if queued == 0 {
+                break;
+            }
+            queued -= 1;
+            waits.push(now); // Every job was queued at 0.
+            *free = now + delay;
+            last_end = last_end.max(*free);
+        }
+        if queued == 0 && now >= last_end {
+            break;
+        }
+    }
+    Duration::from_millis(last_end)
+}
+// ANCHOR_END: simulate_burst
+
+// ANCHOR: retiring_gauge
+/// Workers asked to retire that have not left yet: each is finishing the job in its hands (or,
+/// if it was idle, is about to notice the flag). A Prometheus gauge from `prometheus-client`
+/// (`Gauge::default()`, an `AtomicI64` with `inc`, `dec` and `get`) does the same job.
+#[derive(Debug, Default)]
+pub struct RetiringGauge(AtomicI64);
+
+impl RetiringGauge {
+    /// In `scale_down`, for each worker asked to leave: count it, then raise its flag.
+    pub fn retire(&self, retiring: &AtomicBool) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        retiring.store(true, Ordering::Relaxed);
+    }
+
+    /// In `worker`, once it has left its loop: if it left because it was retired, it no longer
+    /// counts. (A worker that left because the queue closed was never counted.)
+    pub fn left(&self, retiring: &AtomicBool) {
+        if retiring.load(Ordering::Relaxed) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The value a scrape shows.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+// ANCHOR_END: retiring_gauge
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::thread;
+
+    use super::*;
+
+    fn program_policy() -> Policy {
+        Policy {
+            tick: Duration::from_millis(100),
+            backlog_per_worker: 100,
+            target_wait: Duration::from_millis(50),
+            keep_alive: Duration::from_millis(500),
+            cooldown: Duration::from_millis(500),
+        }
+    }
+
+    const LIMITS: Limits = Limits { min: 1, max: 8 };
+
+    #[test]
+    fn the_longest_wait_is_rounds_of_the_jobs_ahead() {
+        let delay = Duration::from_millis(20);
+        assert_eq!(longest_wait(399, 8, delay), Duration::from_millis(1_000));
+        assert_eq!(longest_wait(399, 2, delay), Duration::from_millis(4_000));
+        assert_eq!(longest_wait(399, 32, delay), Duration::from_millis(260));
+    }
+
+    #[test]
+    fn slow_waits_add_one_worker_where_the_original_doubles() {
+        let seen = Observation {
+            at: Duration::from_secs(1),
+            workers: 3,
+            queue_depth: 10,
+            mean_wait: Some(Duration::from_millis(200)),
+            idle_workers: 0,
+            last_growth: None,
+        };
+        let policy = program_policy();
+        assert_eq!(policy.decide(&seen, LIMITS).map(|(size, _)| size), Some(6));
+        let one_more = decide_growing_by_one(&policy, &seen, LIMITS);
+        assert!(matches!(one_more, Some((4, Why::SlowQueue { .. }))));
+        // A backlog still grows the pool the original way.
+        let backlog = Observation {
+            queue_depth: 1_000,
+            ..seen
+        };
+        assert_eq!(
+            decide_growing_by_one(&policy, &backlog, LIMITS),
+            policy.decide(&backlog, LIMITS)
+        );
+    }
+
+    #[test]
+    fn growing_by_one_makes_the_burst_longer() {
+        let policy = program_policy();
+        let delay = Duration::from_millis(200);
+        let doubling = simulate_burst(40, delay, &policy, LIMITS, Policy::decide);
+        let by_one = simulate_burst(40, delay, &policy, LIMITS, decide_growing_by_one);
+        // Never faster than 40 jobs on 8 workers from the start: 5 rounds.
+        assert!(doubling >= delay * 5);
+        // Doubling reaches 8 workers at 0.5 s, one at a time at 0.9 s; by then most of the burst
+        // is still queued, so the run ends only one round of the ticks later.
+        assert_eq!(doubling, Duration::from_millis(1_500));
+        assert_eq!(by_one, Duration::from_millis(1_600));
+    }
+
+    #[test]
+    fn a_retired_worker_counts_until_its_job_is_done() {
+        let gauge = RetiringGauge::default();
+        let retiring = AtomicBool::new(false);
+        let (job_taken, taken) = mpsc::channel();
+        let (finish_job, job) = mpsc::channel::<()>();
+        thread::scope(|scope| {
+            let (gauge, retiring) = (&gauge, &retiring);
+            scope.spawn(move || {
+                while !retiring.load(Ordering::Relaxed) {
+                    job_taken.send(()).expect("the test waits for the job");
+                    job.recv().expect("the test finishes the job");
+                }
+                gauge.left(retiring);
+            });
+            taken.recv().expect("the worker takes a job");
+            gauge.retire(retiring);
+            assert_eq!(gauge.get(), 1, "retired, still in the middle of its job");
+            finish_job.send(()).expect("the worker is waiting");
+        });
+        assert_eq!(gauge.get(), 0, "gone once its job was done");
+        assert!(retiring.load(Ordering::Relaxed));
+    }
+}
