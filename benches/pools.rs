@@ -3,7 +3,9 @@
 //!
 //! - `http`: stage 5 doing what it is for, requests to a demo server on loopback;
 //! - `side-by-side`: every stage and every peer at W = 2, Q = 100, N = 1 000 000, on one chart;
-//! - `reference`: the pools over W ∈ {1, 2, 4} and Q ∈ {0, 1, 100, 1024};
+//! - `reference`: the pools over W ∈ {1, 2, 4} and Q ∈ {0, 1, 100, 1024}; and, for the article's
+//!   rule of thumb (a queue of two to three times the workers), stage 1, the tuned pool and the
+//!   Go programs at Q ∈ {W, 2W, 3W} for W ∈ {2, 4};
 //! - `job-cost`: 0, 1, 10 and 100 µs of CPU work per job, where a pool starts to pay off;
 //! - `cancellation`: how long a stage-3 pool takes to stop once its deadline passes.
 //!
@@ -12,9 +14,20 @@
 //! measured is the pool's own cost per job: the hand-offs through the channels, the wake-ups,
 //! the threads' start and join. Criterion reports it as time per element (job).
 //!
+//! A benchmark's id is `group/contender` in `side-by-side`, `group/contender/W<w>/Q<q>` in
+//! `reference`, and `group/contender/<parameter>` in the others: `reference/stage-1-basic/W2/Q4`,
+//! `job-cost/fast-pool/1000` (ns of work per job), `cancellation/stage-3-cancel/4` (workers),
+//! `http/stage-5-http/20ms-latency`. The contenders are the crates' names (`stage-1-basic` …
+//! `stage-5-http`, with `stage-4-fixed` and `stage-4-autoscaled` for stage 4, `fast-pool` and its
+//! steps `fast-pool-step-1-batched-jobs` and `fast-pool-step-2-local-results`) and the peers'
+//! functions (`peer-sequential`, `peer-rayon-par-iter`, `peer-rayon-spawn`, `peer-mpsc-mutex`,
+//! `peer-thread-per-job`).
+//!
 //! Run with `cargo bench --bench pools`; the HTML report lands in `target/criterion/report/`.
 //! With `GO_REFERENCE` naming a build of `go-reference/`, the Go program joins the `side-by-side`
-//! and `reference` groups; `scripts/compare-with-go.sh` builds it and sets the variable.
+//! and `reference` groups in both of its designs: `go-reference`, the article's pool, and
+//! `go-tuned`, the tuned pool's design (workers taking batches from a shared source, results kept
+//! per worker). `scripts/compare-with-go.sh` builds it and sets the variable.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -48,6 +61,8 @@ const JOBS_THREAD_PER_JOB: u64 = 10_000;
 
 const WORKERS: [usize; 3] = [1, 2, 4];
 const QUEUES: [usize; 4] = [0, 1, 100, 1024];
+/// The worker counts at which the `reference` group also tries queues of W, 2W and 3W.
+const RULE_OF_THUMB_WORKERS: [usize; 2] = [2, 4];
 const HEADLINE: PoolSize = PoolSize {
     workers: 2,
     queue: 100,
@@ -116,11 +131,43 @@ static GO_REFERENCE: LazyLock<Option<GoReference>> = LazyLock::new(|| {
     })
 });
 
+/// The two pools the Go program can time, chosen with its `-design` flag, so that each Rust design
+/// is compared with the same design in Go.
+#[derive(Debug, Clone, Copy)]
+enum GoDesign {
+    /// The article's pool: a job channel with room for Q and a results channel; stage 1's design.
+    Article,
+    /// The tuned pool's design (`fast_pool::run_pool`): no channels, the workers take batches of
+    /// Q / W jobs from a shared source behind a mutex and keep their outputs until they return.
+    Tuned,
+}
+
+impl GoDesign {
+    const BOTH: [Self; 2] = [Self::Article, Self::Tuned];
+
+    /// The value of the Go program's `-design` flag.
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Article => "article",
+            Self::Tuned => "tuned",
+        }
+    }
+
+    /// The contender's name in a benchmark id.
+    fn contender(self) -> &'static str {
+        match self {
+            Self::Article => "go-reference",
+            Self::Tuned => "go-tuned",
+        }
+    }
+}
+
 impl GoReference {
-    /// Runs the pool `runs` times back to back in one Go process and returns the time the
-    /// runs took, as the Go program measured it.
-    fn time(&self, size: PoolSize, jobs: u64, runs: u64) -> Duration {
+    /// Runs the pool of `design` `runs` times back to back in one Go process and returns the
+    /// time the runs took, as the Go program measured it.
+    fn time(&self, design: GoDesign, size: PoolSize, jobs: u64, runs: u64) -> Duration {
         let output = Command::new(&self.program)
+            .args(["-design", design.flag()])
             .args(["-workers", &size.workers.to_string()])
             .args(["-queue", &size.queue.to_string()])
             .args(["-jobs", &jobs.to_string()])
@@ -142,9 +189,53 @@ impl GoReference {
     }
 }
 
+/// Registers both of the Go program's designs on `group`, each under `id(its contender name)`.
+fn bench_go(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: impl Fn(&str) -> BenchmarkId,
+    size: PoolSize,
+    jobs: u64,
+    go: &GoReference,
+) {
+    for design in GoDesign::BOTH {
+        group.bench_function(id(design.contender()), |b| {
+            b.iter_custom(|runs| go.time(design, size, jobs, runs));
+        });
+    }
+}
+
+fn bench_stage_1(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: impl Fn(&str) -> BenchmarkId,
+    size: PoolSize,
+    jobs: u64,
+) {
+    let console = Console::silent();
+    group.bench_function(id("stage-1-basic"), |b| {
+        b.iter(|| {
+            let jobs = stage_1_basic::article_jobs(jobs);
+            black_box(stage_1_basic::run_pool(size, jobs, work::square, &console))
+        });
+    });
+}
+
+fn bench_fast_pool(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: impl Fn(&str) -> BenchmarkId,
+    size: PoolSize,
+    jobs: u64,
+) {
+    group.bench_function(id("fast-pool"), |b| {
+        b.iter(|| {
+            let jobs = stage_1_basic::article_jobs(jobs);
+            black_box(fast_pool::run_pool(size, jobs, work::square))
+        });
+    });
+}
+
 /// Registers every pool that has W workers and a queue of Q on `group`, each under
 /// `id(its name)`: the five stages (stage 4 at a fixed size and autoscaled), the tuned pool, the
-/// classic mpsc pool and, if it is built, the Go reference.
+/// classic mpsc pool and, if it is built, the Go program in both designs.
 fn bench_pools(
     group: &mut BenchmarkGroup<'_, WallTime>,
     id: impl Fn(&str) -> BenchmarkId,
@@ -156,12 +247,7 @@ fn bench_pools(
     let clock = Clock::System;
     group.throughput(Throughput::Elements(jobs));
 
-    group.bench_function(id("stage-1-basic"), |b| {
-        b.iter(|| {
-            let jobs = stage_1_basic::article_jobs(jobs);
-            black_box(stage_1_basic::run_pool(size, jobs, work::square, &console))
-        });
-    });
+    bench_stage_1(group, &id, size, jobs);
     group.bench_function(id("stage-2-metadata"), |b| {
         b.iter(|| {
             let jobs = stage_2_metadata::article_jobs(jobs);
@@ -233,19 +319,12 @@ fn bench_pools(
         });
     });
     drop(runtime);
-    group.bench_function(id("fast-pool"), |b| {
-        b.iter(|| {
-            let jobs = stage_1_basic::article_jobs(jobs);
-            black_box(fast_pool::run_pool(size, jobs, work::square))
-        });
-    });
+    bench_fast_pool(group, &id, size, jobs);
     group.bench_function(id("peer-mpsc-mutex"), |b| {
         b.iter(|| black_box(peers::mpsc_mutex_pool(size, jobs, work::square)));
     });
     if let Some(go) = go {
-        group.bench_function(id("go-reference"), |b| {
-            b.iter_custom(|runs| go.time(size, jobs, runs));
-        });
+        bench_go(group, &id, size, jobs, go);
     }
 }
 
@@ -299,17 +378,34 @@ fn side_by_side(c: &mut Criterion) {
 }
 
 /// The pools over a grid of worker counts and queue capacities, N = 100 000 (2 000 where the
-/// queue holds at most one job).
+/// queue holds at most one job). Then the article's rule of thumb, a queue of two to three times
+/// the workers, between the tight queues and the roomy ones: Q = W, 2W and 3W at W = 2 and 4, for
+/// the article's design and the tuned one, in Rust and in Go. The other stages share stage 1's
+/// hand-offs and would only repeat its curve, at a few seconds a point.
 fn reference_workload(c: &mut Criterion) {
     let go = GO_REFERENCE.as_ref();
     let mut group = c.benchmark_group("reference");
     configure(&mut group, Duration::from_millis(500));
+    let point_id = |size: PoolSize| {
+        let point = format!("W{}/Q{}", size.workers, size.queue);
+        move |name: &str| BenchmarkId::new(name, &point)
+    };
     for workers in WORKERS {
         for queue in QUEUES {
             let size = PoolSize { workers, queue };
-            let point = format!("W{workers}/Q{queue}");
-            let id = |name: &str| BenchmarkId::new(name, &point);
-            bench_pools(&mut group, id, size, jobs_for(queue), go);
+            bench_pools(&mut group, point_id(size), size, jobs_for(queue), go);
+        }
+    }
+    for workers in RULE_OF_THUMB_WORKERS {
+        for queue in [workers, 2 * workers, 3 * workers] {
+            let size = PoolSize { workers, queue };
+            let (id, jobs) = (point_id(size), jobs_for(queue));
+            group.throughput(Throughput::Elements(jobs));
+            bench_stage_1(&mut group, &id, size, jobs);
+            bench_fast_pool(&mut group, &id, size, jobs);
+            if let Some(go) = go {
+                bench_go(&mut group, &id, size, jobs, go);
+            }
         }
     }
     group.finish();

@@ -1,12 +1,21 @@
-// Command go-reference is the Go side of the benchmarks: the worker pool the Rust stages are
-// ported from, on the same reference workload (N jobs that square a number, W workers, a job
-// channel with room for Q, every result collected). It times its own runs, so that the Rust
-// benchmark can call it and count only the pool, not the process starting.
+// Command go-reference is the Go side of the benchmarks, on the same reference workload as the
+// Rust pools (N jobs that square a number, W workers, room for Q jobs, every result collected), in
+// two designs:
+//
+//   - article: the worker pool the Rust stages are ported from, a job channel with room for Q and
+//     a results channel;
+//   - tuned: the design of the Rust tuned pool (crates/fast-pool/src/self_serve.rs), where the
+//     workers take batches of jobs from a shared source behind a mutex and keep their outputs in
+//     a buffer of their own until they return.
+//
+// It times its own runs, so that the Rust benchmark can call it and count only the pool, not the
+// process starting.
 //
 //	go-reference -workers 2 -queue 100 -jobs 1000000 -runs 10
+//	go-reference -design tuned -workers 2 -queue 100 -jobs 1000000 -runs 10
 //	go-reference -idle 10000
 //
-// The first prints the total time of the runs; the second, the memory that idle goroutines hold.
+// The first two print the total time of the runs; the last, the memory that idle goroutines hold.
 package main
 
 import (
@@ -48,6 +57,86 @@ func runPool(workers, queue, jobs int) []int {
 		outputs = append(outputs, <-results)
 	}
 	running.Wait()
+	return outputs
+}
+
+// maxBatch is the most jobs a worker of the tuned design takes at a time, the Rust tuned pool's
+// MAX_BATCH.
+const maxBatch = 256
+
+// tunedBatchLen is the Rust tuned pool's batch_len: the room for Q jobs shared between the
+// workers, so that at most Q jobs (or one per worker, if that is more) are out of the source and
+// not yet done; at least 1 and at most maxBatch.
+func tunedBatchLen(workers, queue int) int {
+	batchLen := queue / workers
+	if batchLen < 1 {
+		return 1
+	}
+	if batchLen > maxBatch {
+		return maxBatch
+	}
+	return batchLen
+}
+
+// jobSource hands out the numbers of jobs 1 to last (job id carries 2·id) in batches, to whichever
+// worker asks first. It is the only state the tuned design's workers share.
+type jobSource struct {
+	mu   sync.Mutex
+	next int // the id of the next job to hand out
+	last int
+}
+
+// take fills batch (emptied first, up to its capacity) with the next jobs' numbers and returns
+// it; an empty batch means the source is exhausted. The mutex is held only while the batch is
+// taken, not while it is worked on.
+func (source *jobSource) take(batch []int) []int {
+	source.mu.Lock()
+	defer source.mu.Unlock()
+	batch = batch[:0]
+	for len(batch) < cap(batch) && source.next <= source.last {
+		batch = append(batch, 2*source.next)
+		source.next++
+	}
+	return batch
+}
+
+// selfServeWorker takes batches from the source until it is exhausted and returns the squares of
+// its jobs: nobody hands it work, and nobody receives its outputs until it is done.
+func selfServeWorker(source *jobSource, batchLen int) []int {
+	var outputs []int
+	batch := make([]int, 0, batchLen)
+	for {
+		batch = source.take(batch)
+		if len(batch) == 0 {
+			return outputs
+		}
+		for _, number := range batch {
+			outputs = append(outputs, number*number)
+		}
+	}
+}
+
+// runTunedPool is the Rust tuned pool in Go: no submitter and no channels. Each worker writes only
+// its own slot of buffers; the WaitGroup's Wait is what makes every slot safe to read afterwards,
+// as joining a thread is in Rust.
+func runTunedPool(workers, queue, jobs int) []int {
+	source := &jobSource{next: 1, last: jobs}
+	batchLen := tunedBatchLen(workers, queue)
+	buffers := make([][]int, workers)
+	var running sync.WaitGroup
+	running.Add(workers)
+	for w := range buffers {
+		go func(w int) {
+			defer running.Done()
+			buffers[w] = selfServeWorker(source, batchLen)
+		}(w)
+	}
+	running.Wait()
+	// The first buffer is taken as it is; only the others are copied.
+	outputs := buffers[0]
+	for _, buffer := range buffers[1:] {
+		outputs = append(outputs, buffer...)
+	}
 	return outputs
 }
 
@@ -128,9 +217,10 @@ func usageError(format string, args ...any) {
 func main() {
 	flags := flag.NewFlagSet("go-reference", flag.ContinueOnError)
 	workers := flags.Int("workers", 2, "worker goroutines")
-	queue := flags.Int("queue", 100, "room in the job channel")
+	queue := flags.Int("queue", 100, "room for jobs: the job channel's (article), or shared out as batches of queue/workers (tuned)")
 	jobs := flags.Int("jobs", 1_000_000, "jobs per run")
 	runs := flags.Int("runs", 1, "runs to time, back to back")
+	design := flags.String("design", "article", "the pool to time: article (job and results channels) or tuned (workers take batches themselves)")
 	idleWorkers := flags.Int("idle", 0, "instead of timing runs, measure this many idle goroutines")
 	// A bad flag gets one line on stderr (the flag package's own), -help the list of flags.
 	flags.Usage = func() {}
@@ -154,6 +244,14 @@ func main() {
 	case *idleWorkers < 0 || *idleWorkers > maxIdle:
 		usageError("invalid value '%d' for '-idle': must be from 0 to %d", *idleWorkers, maxIdle)
 	}
+	pools := map[string]func(workers, queue, jobs int) []int{
+		"article": runPool,
+		"tuned":   runTunedPool,
+	}
+	pool, known := pools[*design]
+	if !known {
+		usageError("invalid value '%s' for '-design': must be article or tuned", *design)
+	}
 
 	if *idleWorkers > 0 {
 		if err := idle(*idleWorkers); err != nil {
@@ -166,7 +264,7 @@ func main() {
 	var elapsed time.Duration
 	for run := 0; run < *runs; run++ {
 		start := time.Now()
-		outputs := runPool(*workers, *queue, *jobs)
+		outputs := pool(*workers, *queue, *jobs)
 		elapsed += time.Since(start)
 		sum := 0
 		for _, output := range outputs {
@@ -177,5 +275,5 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	fmt.Printf("elapsed_ns=%d runs=%d jobs=%d\n", elapsed.Nanoseconds(), *runs, *jobs)
+	fmt.Printf("elapsed_ns=%d runs=%d jobs=%d design=%s\n", elapsed.Nanoseconds(), *runs, *jobs, *design)
 }
