@@ -408,6 +408,19 @@ const GRIDS: &[GridTable] = &[
         columns: Axis::Found(queue_column),
     },
     GridTable {
+        name: "reference-queue-w4",
+        title: "reference: W = 4, per job, by queue capacity",
+        corner: "",
+        template: "reference/{row}/W4/Q{col}",
+        rows: Axis::Fixed(&[
+            ("stage 1", "stage-1-basic"),
+            ("tuned pool", "fast-pool"),
+            ("Go", "go-reference"),
+            ("Go, tuned", "go-tuned"),
+        ]),
+        columns: Axis::Found(queue_column),
+    },
+    GridTable {
         name: "reference-workers",
         title: "reference: per job, by number of workers",
         corner: "",
