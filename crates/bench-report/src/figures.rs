@@ -88,7 +88,8 @@ pub struct Allowed {
 // One entry a line: the list reads as a table of chapter and phrase.
 #[rustfmt::skip]
 pub const ALLOWED: &[Allowed] = &[
-    // Stage 2's simulated work, its rounds and the exercises' schedules: defaults and their sums.
+    // Stage 2's simulated work, its rounds and the exercises' schedules: defaults and their sums,
+    // and the schedules the tests in crates/solutions model (a model's output, not a measurement).
     Allowed { file: "stage-2.md", phrase: "(500 ms by default)" },
     Allowed { file: "stage-2.md", phrase: "about +0.50 s, three at +1.00 s" },
     Allowed { file: "stage-2.md", phrase: "+1.50 s, and the last alone at +2.00 s" },
@@ -97,9 +98,9 @@ pub const ALLOWED: &[Allowed] = &[
     Allowed { file: "stage-2.md", phrase: "takes 500 ms" },
     Allowed { file: "stage-2.md", phrase: "ten jobs in 1.5 s" },
     Allowed { file: "stage-2.md", phrase: "a whole 500 ms in which" },
-    Allowed { file: "stage-2.md", phrase: "fit in 1.5 s if each takes\n   375 ms" },
+    Allowed { file: "stage-2.md", phrase: "fit in 1.5 s if each takes\n375 ms" },
     Allowed { file: "stage-2.md", phrase: "1.5 s for nine jobs, 2 s for ten" },
-    Allowed { file: "stage-2.md", phrase: "for ten jobs in\n   1.5 s" },
+    Allowed { file: "stage-2.md", phrase: "for ten jobs in\n1.5 s" },
     Allowed { file: "stage-2.md", phrase: "job 3 takes 1 s, so at 0.5 s" },
     Allowed { file: "stage-2.md", phrase: "At 1.0 s all three" },
     Allowed { file: "stage-2.md", phrase: "at 1.5 s two are free" },
@@ -118,7 +119,8 @@ pub const ALLOWED: &[Allowed] = &[
     Allowed { file: "stage-3.md", phrase: "Job 10's 500 ms sleep" },
     Allowed { file: "stage-3.md", phrase: "the deadline line at 2 s" },
     Allowed { file: "stage-3.md", phrase: "the fourth round's only job at 2 s" },
-    // Stage 4's settings, its demo load and the arithmetic of the exercises.
+    // Stage 4's settings, its demo load and the arithmetic of the exercises (the schedules the
+    // tests in crates/solutions model), and the ceiling issue 11 sets: a target, not a result.
     Allowed { file: "stage-4.md", phrase: "`IDLE_CHECK` (10 ms)" },
     Allowed { file: "stage-4.md", phrase: "leaves within 10 ms" },
     Allowed { file: "stage-4.md", phrase: "400 jobs of 20 ms each" },
@@ -135,6 +137,7 @@ pub const ALLOWED: &[Allowed] = &[
     Allowed { file: "stage-4.md", phrase: "the burst ends at 1.5 s against 1.6 s" },
     Allowed { file: "stage-4.md", phrase: "Forty jobs of 200 ms are 8 s of work" },
     Allowed { file: "stage-4.md", phrase: "inside its 10 s deadline" },
+    Allowed { file: "stage-4.md", phrase: "up to 1.25× stage 3's cost" },
     // Stage 5's limits, its demo routes, and the ideal the benchmark is held to.
     Allowed { file: "stage-5.md", phrase: "a 10 MiB answer costs about 1 MiB" },
     Allowed { file: "stage-5.md", phrase: "at most 100 ms to wind down" },
@@ -145,8 +148,6 @@ pub const ALLOWED: &[Allowed] = &[
     Allowed { file: "stage-5.md", phrase: "32 × 20 ms is already 640 ms" },
     Allowed { file: "stage-5.md", phrase: "waits 20 ms for the network" },
     // The job-cost sweep's and the HTTP bench's parameters, and the platform's sizes.
-    Allowed { file: "performance.md", phrase: "2 000 requests of 20 ms each" },
-    Allowed { file: "performance.md", phrase: "an ideal of 625 ms" },
     Allowed { file: "performance.md", phrase: "with jobs of 1 µs" },
     Allowed { file: "performance.md", phrase: "jobs of about 10 µs, and at 1 µs" },
     Allowed { file: "performance.md", phrase: "even at 100 µs" },

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -439,32 +438,22 @@ fn without_results_it_says_to_run_the_benches_first() {
 
 // ---- The book against its record ----------------------------------------------------------
 //
-// Both tests below need the real run. Until it is recorded (`cargo run -p bench-report --
-// record` after scripts/compare-with-go.sh), they say so and pass: the one `if` in
-// `recorded_run` is the whole skip, and goes once book/src/record/run.json is committed.
+// The tests below read the recorded run, book/src/record/run.json, which the repository keeps.
 
-fn recorded_run() -> Option<Record> {
+fn recorded_run() -> Record {
     let path = workspace_root().join(RECORD_DIR).join(RECORD_FILE);
-    if !path.exists() {
-        // Written to stderr directly, not with `eprintln!`, so the test harness does not
-        // capture it: a skipped check should be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED: {} does not exist yet, so the book's tables and figures are not \
-             checked against a record. Record the run: scripts/compare-with-go.sh, then \
-             `cargo run -p bench-report -- record`. ***\n",
+    bench_report::read_record(&path).unwrap_or_else(|error| {
+        panic!(
+            "{}: {error}; the book's figures come from this record. Record a run with \
+             scripts/compare-with-go.sh, then `cargo run -p bench-report -- record`",
             path.display()
-        );
-        return None;
-    }
-    Some(bench_report::read_record(&path).expect("the record reads"))
+        )
+    })
 }
 
 #[test]
 fn the_rendered_files_are_what_the_record_renders() {
-    let Some(record) = recorded_run() else {
-        return;
-    };
+    let record = recorded_run();
     let dir = workspace_root().join(RECORD_DIR);
     let rendered = bench_report::render(&record).expect("the record renders");
     let on_disk = bench_report::rendered_files_in(&dir).expect("the record directory");
@@ -486,9 +475,7 @@ fn the_rendered_files_are_what_the_record_renders() {
 
 #[test]
 fn every_figure_in_the_prose_is_one_of_the_record() {
-    let Some(record) = recorded_run() else {
-        return;
-    };
+    let record = recorded_run();
     let rendered = bench_report::render(&record).expect("the record renders");
     let unbacked =
         bench_report::check_prose(&workspace_root(), &rendered).expect("the chapters read");
@@ -506,9 +493,6 @@ fn every_figure_in_the_prose_is_one_of_the_record() {
 fn every_allowed_phrase_is_still_in_its_chapter() {
     // Part of the book-wide check: an allowance whose words are gone from the prose would
     // otherwise sit in the list unnoticed.
-    if recorded_run().is_none() {
-        return;
-    }
     let files = bench_report::prose_files(&workspace_root()).expect("the chapters read");
     let stale: Vec<String> = bench_report::figures::ALLOWED
         .iter()

@@ -192,6 +192,34 @@ impl TimelineShape {
     }
 }
 
+/// A fresh folder under the system's temporary folder for one test of one program; the caller
+/// removes it when done.
+pub fn scratch_folder(program: &str, test: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("{program}-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a temporary folder");
+    folder
+}
+
+/// Runs `program` with `--timeline` pointing into a folder that does not exist, and checks that
+/// it is refused as bad input before the run starts: exit code 2, no run output, one line on
+/// stderr that names the flag and the path.
+pub fn assert_unwritable_timeline_is_refused(program: &mut Command, scratch: &Path) {
+    let path = scratch.join("no-such-folder").join("timeline.svg");
+    let output = program
+        .arg("--timeline")
+        .arg(&path)
+        .output()
+        .expect("the program starts");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "no run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: --timeline {}: ", path.display())),
+        "{stderr}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

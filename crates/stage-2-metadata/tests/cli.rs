@@ -6,7 +6,8 @@ use std::process::Command;
 use insta::{assert_snapshot, with_settings};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 use pool_core::testing::{
-    TimelineShape, check_transcript, number_after, read_book_output, sort_lines_by_key, stdout_of,
+    self, TimelineShape, assert_unwritable_timeline_is_refused, check_transcript, number_after,
+    read_book_output, sort_lines_by_key, stdout_of,
 };
 
 fn program() -> Command {
@@ -81,9 +82,7 @@ fn a_delay_that_is_not_a_duration_is_refused() {
 
 /// A folder of this test's own, so tests running at once never share a file.
 fn scratch_folder(test: &str) -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("stage-2-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).expect("a temporary folder");
-    folder
+    testing::scratch_folder("stage-2", test)
 }
 
 /// Runs the program with `args` and `--timeline`, and counts what the picture shows.
@@ -141,19 +140,6 @@ fn the_books_timeline_has_the_shape_of_a_default_run() {
 #[test]
 fn a_timeline_in_a_missing_folder_is_refused_before_the_run() {
     let folder = scratch_folder("missing");
-    let path = folder.join("no-such-folder").join("timeline.svg");
-    let output = program()
-        .arg("--timeline")
-        .arg(&path)
-        .output()
-        .expect("the program starts");
+    assert_unwritable_timeline_is_refused(&mut program(), &folder);
     let _ = std::fs::remove_dir_all(&folder);
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "no run");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!("error: --timeline {}: ", path.display())),
-        "{stderr}"
-    );
 }

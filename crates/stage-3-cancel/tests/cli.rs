@@ -12,7 +12,8 @@ use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pool_core::testing::{
-    TimelineShape, check_transcript, number_after, read_book_output, sort_lines_by_key, stdout_of,
+    self, TimelineShape, assert_unwritable_timeline_is_refused, check_transcript, number_after,
+    read_book_output, sort_lines_by_key, stdout_of,
 };
 
 fn program() -> Command {
@@ -129,9 +130,7 @@ fn panics_and_errors_are_counted_and_stay_out_of_stderr() {
 
 /// A folder of this test's own, so tests running at once never share a file.
 fn scratch_folder(test: &str) -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("stage-3-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).expect("a temporary folder");
-    folder
+    testing::scratch_folder("stage-3", test)
 }
 
 /// Runs the program with `args` and `--timeline`; returns what it printed and what the picture
@@ -227,21 +226,8 @@ fn the_books_timeline_has_the_shape_of_a_default_run() {
 #[test]
 fn a_timeline_in_a_missing_folder_is_refused_before_the_run() {
     let folder = scratch_folder("missing");
-    let path = folder.join("no-such-folder").join("timeline.svg");
-    let output = program()
-        .arg("--timeline")
-        .arg(&path)
-        .output()
-        .expect("the program starts");
+    assert_unwritable_timeline_is_refused(&mut program(), &folder);
     let _ = std::fs::remove_dir_all(&folder);
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "no run");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!("error: --timeline {}: ", path.display())),
-        "{stderr}"
-    );
 }
 
 /// Starts the program with jobs far longer than any test, and waits until it says it started
