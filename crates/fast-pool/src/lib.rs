@@ -42,8 +42,8 @@ pub struct Batching {
 
 impl Batching {
     /// Four batches per queue, so that each of two workers can take one while the submitter
-    /// fills the next, and a batch never grows past [`MAX_BATCH`]. A queue of 0 or 1 gets batches
-    /// of one job: the same hand-offs as stage 1.
+    /// fills the next, and a batch never grows past [`MAX_BATCH`]. A queue of fewer than 8 jobs,
+    /// whose quarter rounds down to 1 or 0, gets batches of one job: the same hand-offs as stage 1.
     pub fn for_queue(capacity: usize) -> Self {
         let batch_len = (capacity / 4).clamp(1, MAX_BATCH);
         Self {

@@ -9,6 +9,7 @@
 pub mod atomics;
 pub mod channels;
 pub mod closures;
+pub mod errors;
 pub mod panics;
 pub mod send_sync;
 pub mod sharing;
