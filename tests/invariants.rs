@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-use pool_core::testing::{InFlight, number_after};
 use pool_core::{Clock, Console, PoolSize, work};
+use test_support::{InFlight, number_after};
 
 /// Shapes that stress the hand-offs differently: a rendezvous queue, a queue of one, a roomy
 /// queue; one worker, a few, more workers than cores.

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use insta::{assert_snapshot, with_settings};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
-use pool_core::testing::{number_after, read_book_output, stdout_of};
+use test_support::{number_after, read_book_output, stdout_of};
 
 fn program() -> Command {
     Command::new(get_cargo_bin("idle-workers"))

@@ -25,6 +25,10 @@ pub const MAX_QUEUE: usize = 1_000_000;
 /// parsed, such as a `--timeline` file that cannot be written.
 pub const BAD_INPUT: u8 = 2;
 
+/// The exit code of a run that Ctrl-C or SIGTERM stopped: 128 + 2, as shells report a process
+/// that SIGINT killed.
+pub const INTERRUPTED: u8 = 130;
+
 /// The shape of every stage's pool: how many workers, how many jobs, how much room in the queue.
 #[derive(Debug, Clone, Args)]
 pub struct PoolArgs {

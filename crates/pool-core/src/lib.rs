@@ -3,13 +3,15 @@
 //! The stages differ in how their pools move jobs and results around; that is their lesson and it
 //! lives in each stage crate. This crate holds the vocabulary they all speak (a [`Job`], a
 //! [`JobResult`]), the work they run ([`work`]), how they print ([`Console`], [`Clock`]), the flags
-//! they accept ([`cli`]), the picture they draw of a run ([`timeline`]) and the helpers their
-//! tests share ([`testing`]).
+//! they accept and the exit codes they end with ([`cli`]), the text of a panic and of a measured
+//! duration ([`panic_message`], [`short_duration`]), and the picture they draw of a run
+//! ([`timeline`]). It ships no test code: the helpers the tests share are in the dev-only
+//! `test-support` crate.
 
 pub mod cli;
 mod clock;
 mod console;
-pub mod testing;
+mod text;
 pub mod timeline;
 pub mod work;
 
@@ -17,6 +19,7 @@ use std::time::SystemTime;
 
 pub use clock::{Clock, WallTime};
 pub use console::{Capture, Console};
+pub use text::{panic_message, short_duration};
 
 // ANCHOR: job
 /// One unit of work: the pool's input.

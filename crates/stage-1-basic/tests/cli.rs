@@ -4,7 +4,7 @@ use std::process::Command;
 
 use insta::{assert_snapshot, with_settings};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
-use pool_core::testing::{
+use test_support::{
     check_transcript, number_after, read_book_output, sort_lines_by_key, stdout_of,
 };
 

@@ -68,7 +68,7 @@ pub fn run_pool(
     let started_at = clock.now();
 
     // A scope joins every thread spawned in it before it returns, so no worker outlives the pool,
-    // and workers may borrow `work`, `clock` and `console` instead of owning copies.
+    // and workers may borrow `work` and `clock` instead of owning copies.
     thread::scope(|scope| {
         for id in 1..=size.workers {
             let jobs = job_receiver.clone();

@@ -5,9 +5,9 @@ use std::process::Command;
 
 use insta::{assert_snapshot, with_settings};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
-use pool_core::testing::{
-    self, TimelineShape, assert_unwritable_timeline_is_refused, check_transcript, number_after,
-    read_book_output, sort_lines_by_key, stdout_of,
+use test_support::{
+    TimelineShape, assert_unwritable_timeline_is_refused, check_transcript, number_after,
+    read_book_output, run_with_timeline, sort_lines_by_key, stdout_of,
 };
 
 fn program() -> Command {
@@ -82,20 +82,12 @@ fn a_delay_that_is_not_a_duration_is_refused() {
 
 /// A folder of this test's own, so tests running at once never share a file.
 fn scratch_folder(test: &str) -> PathBuf {
-    testing::scratch_folder("stage-2", test)
+    test_support::scratch_folder("stage-2", test)
 }
 
 /// Runs the program with `args` and `--timeline`, and counts what the picture shows.
 fn timeline_of(args: &[&str], folder: &Path) -> TimelineShape {
-    let path = folder.join("timeline.svg");
-    let output = stdout_of(program().args(args).arg("--timeline").arg(&path));
-    assert!(
-        output.ends_with(&format!("timeline: {}\n", path.display())),
-        "{output}"
-    );
-    let svg = std::fs::read_to_string(&path).expect("the timeline was written");
-    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
-    TimelineShape::of(&svg)
+    run_with_timeline(program().args(args), folder).1
 }
 
 /// The timeline is counted, not compared: a bar and a label per job, a row per worker, and no

@@ -1,0 +1,64 @@
+//! The runs the book shows, kept in `book/src/output/`, checked against what the programs print.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The path of a file in the book's `src/output/` folder, where the chapters keep the sample
+/// runs they show. Each stage's tests check that its sample is still what the program prints.
+fn book_output(file_name: &str) -> PathBuf {
+    [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "book",
+        "src",
+        "output",
+        file_name,
+    ]
+    .iter()
+    .collect()
+}
+
+/// Reads a file from the book's `src/output/` folder.
+pub fn read_book_output(file_name: &str) -> String {
+    let path = book_output(file_name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+}
+
+/// Checks a transcript the book shows: a file of `$ program args…` lines, each followed by what
+/// that command prints (stdout, then stderr). Every command is run with `program` standing in for
+/// its first word, and what it prints must match the transcript line for line. Returns how many
+/// commands were checked.
+pub fn check_transcript(file_name: &str, program: &Path) -> usize {
+    let transcript = read_book_output(file_name);
+    // Each command with the lines it is expected to print.
+    let mut commands: Vec<(&str, String)> = Vec::new();
+    for line in transcript.lines() {
+        match (line.strip_prefix("$ "), commands.last_mut()) {
+            (Some(command_line), _) => commands.push((command_line, String::new())),
+            (None, Some((_, expected))) => {
+                expected.push_str(line);
+                expected.push('\n');
+            }
+            (None, None) => panic!("{file_name}: output before the first `$ ` command: {line}"),
+        }
+    }
+    for (command_line, expected) in &commands {
+        let args = command_line.split_whitespace().skip(1);
+        let output = Command::new(program)
+            .args(args)
+            .output()
+            .expect("the program starts");
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            &printed, expected,
+            "{file_name}: `{command_line}` printed something else"
+        );
+    }
+    commands.len()
+}
