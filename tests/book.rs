@@ -199,8 +199,8 @@ const STAGE_DIFFS: &[StageDiff] = &[
         after: "crates/stage-3-cancel/src/lib.rs:run_pool",
         shown_in: "stage-3-run_pool.diff",
     },
-    // Stage 4 restates stage 3's worker with retirement and metrics; stage 5 restates stage 3's
-    // pool (not stage 4's) as tokio tasks.
+    // Stage 4 restates stage 3's worker over a queue of tasks (a job or a `Retire`) and with its
+    // measurements; stage 5 restates stage 3's pool (not stage 4's) as tokio tasks.
     StageDiff {
         before: "crates/stage-3-cancel/src/lib.rs:worker",
         after: "crates/stage-4-scaling/src/pool.rs:worker",

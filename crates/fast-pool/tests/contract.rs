@@ -8,8 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use fast_pool::Batching;
-use pool_core::testing::InFlight;
 use pool_core::{Job, PoolSize, work};
+use test_support::InFlight;
 
 /// A rendezvous queue, a queue of one, a roomy queue; one worker, a few, more than cores.
 const SHAPES: [PoolSize; 6] = [

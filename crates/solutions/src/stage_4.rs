@@ -1,11 +1,12 @@
 //! Solutions to the exercises of the chapter stage 4.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use stage_4_scaling::Limits;
 use stage_4_scaling::Policy;
-use stage_4_scaling::autoscaler::{Observation, Why};
+use stage_4_scaling::ScalingReason;
+use stage_4_scaling::autoscaler::Observation;
 
 // ANCHOR: longest_wait
 /// The wait of the last job of a burst: the `ahead` jobs queued before it go through `workers`
@@ -20,18 +21,20 @@ pub fn longest_wait(ahead: u32, workers: u32, delay: Duration) -> Duration {
 /// pool. Every other rule is the original's, called rather than copied.
 pub fn decide_growing_by_one(
     policy: &Policy,
-    seen: &Observation,
+    observed: &Observation,
     limits: Limits,
-) -> Option<(usize, Why)> {
-    match policy.decide(seen, limits)? {
-        (_, why @ Why::SlowQueue { .. }) => Some((limits.clamp(seen.workers + 1), why)),
+) -> Option<(usize, ScalingReason)> {
+    match policy.decide(observed, limits)? {
+        (_, reason @ ScalingReason::SlowQueue { .. }) => {
+            Some((limits.clamp(observed.workers + 1), reason))
+        }
         decision => Some(decision),
     }
 }
 // ANCHOR_END: grow_by_one
 
 /// A policy's decision function, as [`simulate_burst`] calls it.
-pub type Decide = fn(&Policy, &Observation, Limits) -> Option<(usize, Why)>;
+pub type Decide = fn(&Policy, &Observation, Limits) -> Option<(usize, ScalingReason)>;
 
 // ANCHOR: simulate_burst
 /// A model of the program's burst, in whole milliseconds and with no threads: `jobs` jobs of
@@ -54,7 +57,7 @@ pub fn simulate_burst(
     for now in 0.. {
         if now > 0 && now % tick == 0 {
             let idle = |&&free: &&u64| free + ms(policy.keep_alive) <= now;
-            let seen = Observation {
+            let observed = Observation {
                 at: Duration::from_millis(now),
                 workers: free_at.len(),
                 queue_depth: queued,
@@ -64,9 +67,9 @@ pub fn simulate_burst(
                 last_growth,
             };
             waits.clear();
-            if let Some((size, _)) = decide(policy, &seen, limits) {
+            if let Some((size, _)) = decide(policy, &observed, limits) {
                 if size > free_at.len() {
-                    last_growth = Some(seen.at);
+                    last_growth = Some(observed.at);
                     free_at.resize(size, now);
                 } else {
                     // The longest idle go first, as in `scale_down`.
@@ -93,25 +96,21 @@ pub fn simulate_burst(
 // ANCHOR_END: simulate_burst
 
 // ANCHOR: retiring_gauge
-/// Workers asked to retire that have not left yet: each is finishing the job in its hands (or,
-/// if it was idle, is about to notice the flag). A Prometheus gauge from `prometheus-client`
-/// (`Gauge::default()`, an `AtomicI64` with `inc`, `dec` and `get`) does the same job.
+/// Retire messages sent that no worker has taken yet. A Prometheus gauge from
+/// `prometheus-client` (`Gauge::default()`, an `AtomicI64` with `inc`, `dec` and `get`) does the
+/// same job.
 #[derive(Debug, Default)]
 pub struct RetiringGauge(AtomicI64);
 
 impl RetiringGauge {
-    /// In `scale_down`, for each worker asked to leave: count it, then raise its flag.
-    pub fn retire(&self, retiring: &AtomicBool) {
+    /// In `scale_down`, before each `Task::Retire` is sent.
+    pub fn retire_sent(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
-        retiring.store(true, Ordering::Relaxed);
     }
 
-    /// In `worker`, once it has left its loop: if it left because it was retired, it no longer
-    /// counts. (A worker that left because the queue closed was never counted.)
-    pub fn left(&self, retiring: &AtomicBool) {
-        if retiring.load(Ordering::Relaxed) {
-            self.0.fetch_sub(1, Ordering::Relaxed);
-        }
+    /// In `worker`, when it takes a `Task::Retire` off the queue.
+    pub fn retire_taken(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// The value a scrape shows.
@@ -150,7 +149,7 @@ mod tests {
 
     #[test]
     fn slow_waits_add_one_worker_where_the_original_doubles() {
-        let seen = Observation {
+        let observed = Observation {
             at: Duration::from_secs(1),
             workers: 3,
             queue_depth: 10,
@@ -159,13 +158,19 @@ mod tests {
             last_growth: None,
         };
         let policy = program_policy();
-        assert_eq!(policy.decide(&seen, LIMITS).map(|(size, _)| size), Some(6));
-        let one_more = decide_growing_by_one(&policy, &seen, LIMITS);
-        assert!(matches!(one_more, Some((4, Why::SlowQueue { .. }))));
+        assert_eq!(
+            policy.decide(&observed, LIMITS).map(|(size, _)| size),
+            Some(6)
+        );
+        let one_more = decide_growing_by_one(&policy, &observed, LIMITS);
+        assert!(matches!(
+            one_more,
+            Some((4, ScalingReason::SlowQueue { .. }))
+        ));
         // A backlog still grows the pool the original way.
         let backlog = Observation {
             queue_depth: 1_000,
-            ..seen
+            ..observed
         };
         assert_eq!(
             decide_growing_by_one(&policy, &backlog, LIMITS),
@@ -188,26 +193,36 @@ mod tests {
     }
 
     #[test]
-    fn a_retired_worker_counts_until_its_job_is_done() {
+    fn a_retire_message_counts_until_a_worker_takes_it() {
+        // A queue as the pool's: a job in hand holds the one worker up, so the retire message
+        // sent behind a queued job waits.
+        enum Task {
+            Run(mpsc::Receiver<()>),
+            Retire,
+        }
         let gauge = RetiringGauge::default();
-        let retiring = AtomicBool::new(false);
-        let (job_taken, taken) = mpsc::channel();
+        let (queue, tasks) = mpsc::sync_channel::<Task>(4);
         let (finish_job, job) = mpsc::channel::<()>();
         thread::scope(|scope| {
-            let (gauge, retiring) = (&gauge, &retiring);
-            scope.spawn(move || {
-                while !retiring.load(Ordering::Relaxed) {
-                    job_taken.send(()).expect("the test waits for the job");
-                    job.recv().expect("the test finishes the job");
+            let gauge = &gauge;
+            let worker = scope.spawn(move || {
+                for task in tasks {
+                    match task {
+                        Task::Run(done) => done.recv().expect("the test finishes the job"),
+                        Task::Retire => {
+                            gauge.retire_taken();
+                            return;
+                        }
+                    }
                 }
-                gauge.left(retiring);
             });
-            taken.recv().expect("the worker takes a job");
-            gauge.retire(retiring);
-            assert_eq!(gauge.get(), 1, "retired, still in the middle of its job");
-            finish_job.send(()).expect("the worker is waiting");
+            queue.send(Task::Run(job)).expect("the worker is there");
+            gauge.retire_sent();
+            queue.send(Task::Retire).expect("the worker is there");
+            assert_eq!(gauge.get(), 1, "behind a job in hand, the message waits");
+            finish_job.send(()).expect("the worker is in its job");
+            worker.join().expect("the worker does not panic");
         });
-        assert_eq!(gauge.get(), 0, "gone once its job was done");
-        assert!(retiring.load(Ordering::Relaxed));
+        assert_eq!(gauge.get(), 0, "taken once the job was done");
     }
 }

@@ -22,9 +22,11 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use pool_core::cli::PoolArgs;
 use pool_core::timeline::{JobTimes, Span, SpanKind, Timeline};
 use pool_core::work::{Slept, sleep_unless_cancelled};
-use pool_core::{Clock, Console, Job, JobResult, PoolSize, work};
+use pool_core::{Clock, Console, Job, JobResult, PoolSize, panic_message, work};
 
 pub use context::{Context, DeadlineTimer, Reason};
+/// The exit code of a run that a signal stopped, shared by every stage with a Ctrl-C handler.
+pub use pool_core::cli::INTERRUPTED;
 
 // ANCHOR: outcome
 /// Why a job's work did not produce an output.
@@ -58,6 +60,34 @@ pub enum Outcome {
         worker_id: usize,
     },
 }
+
+impl Outcome {
+    /// Sorts what came back from a job's work into the three outcomes. `ran` is what
+    /// [`catch_panic`] returned: the work's own `Result`, or a panic's message.
+    pub fn from_run(
+        job_id: u64,
+        worker_id: usize,
+        ran: Result<Result<u64, JobError>, String>,
+        started_at: SystemTime,
+        finished_at: SystemTime,
+    ) -> Self {
+        match ran {
+            Ok(Ok(output)) => Self::Completed(JobResult {
+                job_id,
+                output,
+                worker_id,
+                started_at,
+                finished_at,
+            }),
+            Ok(Err(JobError::Cancelled)) => Self::Cancelled { job_id, worker_id },
+            Ok(Err(JobError::Failed(message))) | Err(message) => Self::Failed {
+                job_id,
+                worker_id,
+                message,
+            },
+        }
+    }
+}
 // ANCHOR_END: outcome
 
 // ANCHOR: account
@@ -70,6 +100,42 @@ pub struct Account {
     pub never_started: Vec<Job>,
     /// Why the run stopped early, or `None` if it ran every job.
     pub stopped_by: Option<Reason>,
+}
+
+impl Account {
+    /// Reads the workers' messages until the last worker has dropped its sender, passing each
+    /// outcome to `on_outcome` as it arrives, and settles the account: every job that ran, and
+    /// `never_started` (the jobs never queued) with the jobs the workers handed back.
+    pub fn collect(
+        messages: impl IntoIterator<Item = FromWorker>,
+        mut never_started: Vec<Job>,
+        context: &Context,
+        mut on_outcome: impl FnMut(&Outcome),
+    ) -> Self {
+        let mut outcomes = Vec::new();
+        for message in messages {
+            match message {
+                FromWorker::Ran(outcome) => {
+                    on_outcome(&outcome);
+                    outcomes.push(outcome);
+                }
+                FromWorker::NotStarted(job) => never_started.push(job),
+            }
+        }
+        never_started.sort_by_key(|job| job.id);
+        // A run that finished every job was not stopped, even if a deadline or a signal came
+        // just after the last one.
+        let cut_short = !never_started.is_empty()
+            || outcomes
+                .iter()
+                .any(|outcome| matches!(outcome, Outcome::Cancelled { .. }));
+        let stopped_by = if cut_short { context.reason() } else { None };
+        Self {
+            outcomes,
+            never_started,
+            stopped_by,
+        }
+    }
 }
 // ANCHOR_END: account
 
@@ -101,7 +167,8 @@ impl Account {
 
 // ANCHOR: from_worker
 /// What a worker sends back for each job it takes out of the queue.
-enum FromWorker {
+#[derive(Debug)]
+pub enum FromWorker {
     /// The job ran; this is how it ended.
     Ran(Outcome),
     /// The run was cancelled while the job waited in the queue: it is handed back unstarted.
@@ -134,24 +201,8 @@ fn worker<W>(
             continue;
         }
         let started_at = clock.now();
-        let outcome = match catch_panic(|| work(&job, context)) {
-            Ok(Ok(output)) => Outcome::Completed(JobResult {
-                job_id: job.id,
-                output,
-                worker_id: id,
-                started_at,
-                finished_at: clock.now(),
-            }),
-            Ok(Err(JobError::Cancelled)) => Outcome::Cancelled {
-                job_id: job.id,
-                worker_id: id,
-            },
-            Ok(Err(JobError::Failed(message))) | Err(message) => Outcome::Failed {
-                job_id: job.id,
-                worker_id: id,
-                message,
-            },
-        };
+        let ran = catch_panic(|| work(&job, context));
+        let outcome = Outcome::from_run(job.id, id, ran, started_at, clock.now());
         outcomes
             .send(FromWorker::Ran(outcome))
             .expect("run_pool keeps the outcomes receiver until every worker has returned");
@@ -183,7 +234,7 @@ where
     let started_at = clock.now();
 
     // A scope joins every thread spawned in it before it returns, so no worker outlives the pool,
-    // and workers may borrow the context, the work, the clock and the console.
+    // and workers may borrow the context, the work and the clock.
     thread::scope(|scope| {
         for id in 1..=size.workers {
             let jobs = job_receiver.clone();
@@ -195,35 +246,15 @@ where
         drop(outcome_sender);
         drop(job_receiver);
 
-        let mut never_started = submit(jobs, &job_sender, context);
+        let never_started = submit(jobs, &job_sender, context);
         // Close the queue, whether every job went in or the run was cancelled: workers finish
         // (or, once cancelled, hand back) what is queued, then return.
         drop(job_sender);
 
         // Ends when the last worker returns and drops its sender: the WaitGroup of this pool.
-        let mut outcomes = Vec::new();
-        for message in outcome_receiver {
-            match message {
-                FromWorker::Ran(outcome) => {
-                    print_outcome(console, &outcome, started_at);
-                    outcomes.push(outcome);
-                }
-                FromWorker::NotStarted(job) => never_started.push(job),
-            }
-        }
-        never_started.sort_by_key(|job| job.id);
-        // A run that finished every job was not stopped, even if a deadline or a signal came
-        // just after the last one.
-        let cut_short = !never_started.is_empty()
-            || outcomes
-                .iter()
-                .any(|outcome| matches!(outcome, Outcome::Cancelled { .. }));
-        let stopped_by = if cut_short { context.reason() } else { None };
-        Account {
-            outcomes,
-            never_started,
-            stopped_by,
-        }
+        Account::collect(outcome_receiver, never_started, context, |outcome| {
+            print_outcome(console, outcome, started_at);
+        })
     })
 }
 // ANCHOR_END: run_pool
@@ -274,13 +305,9 @@ pub fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
     // so whatever state it shares between jobs sits behind locks (which poison) or atomics.
     let result = panic::catch_unwind(AssertUnwindSafe(work));
     IN_JOB.set(false);
-    result.map_err(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|text| (*text).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned());
-        format!("panicked: {}", message.as_deref().unwrap_or("(no message)"))
-    })
+    // `&*payload` is the payload inside the box; `&payload` would be the box itself, which is
+    // also an `Any` and would never downcast to a string.
+    result.map_err(|payload| format!("panicked: {}", panic_message(&*payload)))
 }
 // ANCHOR_END: catch_panic
 
@@ -460,10 +487,6 @@ pub fn print_account(console: &Console, account: &Account, timeout: Duration) {
 }
 
 // ANCHOR: ctrl_c
-/// The exit code of a run that a signal stopped: 128 + 2, as shells report a process that
-/// SIGINT killed.
-pub const INTERRUPTED: u8 = 130;
-
 /// Makes Ctrl-C (and SIGTERM and SIGHUP) cancel `run` with [`Reason::Interrupted`]; a second
 /// signal exits the process at once with [`INTERRUPTED`]. `ctrlc` takes one handler per process,
 /// so only a program's `main` calls this, once.
@@ -483,3 +506,22 @@ pub fn cancel_on_signals(run: &Context) -> Result<(), ctrlc::Error> {
     })
 }
 // ANCHOR_END: ctrl_c
+
+/// The program's exit code, settled once the account (and any timeline) is written:
+/// [`INTERRUPTED`] if the signal handler cancelled `run` at any moment before this call, else 0.
+///
+/// A signal that arrives after the last job, or while the account is printing, still counts:
+/// the user asked to stop, and scripts read that from the code. There is nothing left to cancel,
+/// so the account already printed stands (it is complete), and a line says why the code is 130.
+/// Only the handler cancels `run`, so its reason is the signal's.
+pub fn exit_code(run: &Context, account: &Account, console: &Console) -> u8 {
+    if run.reason() != Some(Reason::Interrupted) {
+        return 0;
+    }
+    if account.stopped_by != Some(Reason::Interrupted) {
+        console.line(format_args!(
+            "interrupted after the run had ended: the account above is complete"
+        ));
+    }
+    INTERRUPTED
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use pool_core::cli::{self, BAD_INPUT, PoolArgs, StageDefaults};
 use pool_core::{Clock, Console, timeline};
-use stage_3_cancel::{Context, INTERRUPTED, Reason, Settings};
+use stage_3_cancel::{Context, Settings};
 
 /// Stage 3 of Worker Pools in Rust: stage 2's pool under a deadline. When the deadline passes
 /// (the expected end of the default run, exit code 0) or on Ctrl-C or SIGTERM (exit code 130),
@@ -86,8 +86,5 @@ fn main() -> ExitCode {
         }
         console.line(format_args!("timeline: {}", path.display()));
     }
-    match report.account.stopped_by {
-        Some(Reason::Interrupted) => ExitCode::from(INTERRUPTED),
-        _ => ExitCode::SUCCESS,
-    }
+    ExitCode::from(stage_3_cancel::exit_code(&run, &report.account, &console))
 }

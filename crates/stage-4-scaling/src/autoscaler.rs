@@ -1,17 +1,17 @@
 //! The autoscaler: on every tick it looks at the pool, decides whether to grow or shrink it, acts,
 //! and says why.
 //!
-//! The decision is a plain function of what was seen ([`Policy::decide`]), so it can be tested
-//! without threads or clocks; the loop around it ([`autoscale`]) only gathers the observations
-//! and applies the decisions.
+//! The decision is a plain function of an [`Observation`] ([`Policy::decide`]), with time in it
+//! as a number, so it can be tested without threads or clocks; the loop around it
+//! ([`Autoscaler::run_until`]) only gathers the observations and applies the decisions.
 
 use std::fmt;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, select, tick};
-use stage_3_cancel::context::Never;
+use crossbeam_channel::{select, tick};
+use pool_core::short_duration;
+use stage_3_cancel::Context;
 
-use crate::metrics::{PoolMetrics, short};
 use crate::pool::{Limits, WorkerPool};
 
 // ANCHOR: policy
@@ -31,6 +31,7 @@ pub struct Policy {
 }
 // ANCHOR_END: policy
 
+// ANCHOR: observation
 /// What the autoscaler saw on one tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observation {
@@ -52,7 +53,7 @@ pub struct Observation {
 
 /// Why the pool was resized.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Why {
+pub enum ScalingReason {
     /// More jobs were queued than the workers should have waiting for them.
     Backlog {
         /// Jobs in the queue.
@@ -76,7 +77,7 @@ pub enum Why {
     },
 }
 
-impl fmt::Display for Why {
+impl fmt::Display for ScalingReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Backlog {
@@ -84,17 +85,17 @@ impl fmt::Display for Why {
                 threshold,
             } => write!(f, "queue depth {queue_depth} > {threshold}"),
             Self::SlowQueue { mean_wait, target } => {
-                write!(
-                    f,
-                    "mean queue wait {} > {}",
-                    short(*mean_wait),
-                    short(*target)
-                )
+                let (mean_wait, target) = (short_duration(*mean_wait), short_duration(*target));
+                write!(f, "mean queue wait {mean_wait} > {target}")
             }
             Self::Idle {
                 idle_workers,
                 keep_alive,
-            } => write!(f, "{idle_workers} idle for ≥ {}", short(*keep_alive)),
+            } => write!(
+                f,
+                "{idle_workers} idle for ≥ {}",
+                short_duration(*keep_alive)
+            ),
         }
     }
 }
@@ -109,8 +110,10 @@ pub struct ScalingEvent {
     /// Workers after.
     pub to: usize,
     /// Why.
-    pub why: Why,
+    pub reason: ScalingReason,
 }
+
+// ANCHOR_END: observation
 
 impl fmt::Display for ScalingEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -121,7 +124,7 @@ impl fmt::Display for ScalingEvent {
             self.at.as_secs_f64(),
             self.from,
             self.to,
-            self.why
+            self.reason
         )
     }
 }
@@ -129,49 +132,55 @@ impl fmt::Display for ScalingEvent {
 // ANCHOR: decide
 impl Policy {
     /// The size the pool should have after this tick, and why; `None` to leave it alone.
-    pub fn decide(&self, seen: &Observation, limits: Limits) -> Option<(usize, Why)> {
-        let workers = seen.workers;
+    pub fn decide(&self, observed: &Observation, limits: Limits) -> Option<(usize, ScalingReason)> {
+        let workers = observed.workers;
         let threshold = self.backlog_per_worker.saturating_mul(workers);
-        if seen.queue_depth > threshold && workers < limits.max {
+        if observed.queue_depth > threshold && workers < limits.max {
             // Enough workers for the backlog at once, and at least double: a burst that is
             // still arriving will be bigger on the next tick.
-            let wanted = seen.queue_depth.div_ceil(self.backlog_per_worker.max(1));
-            let why = Why::Backlog {
-                queue_depth: seen.queue_depth,
+            let wanted = observed
+                .queue_depth
+                .div_ceil(self.backlog_per_worker.max(1));
+            let reason = ScalingReason::Backlog {
+                queue_depth: observed.queue_depth,
                 threshold,
             };
-            return Some((limits.clamp(wanted.max(workers.saturating_mul(2))), why));
+            return Some((limits.clamp(wanted.max(workers.saturating_mul(2))), reason));
         }
         // No queue depth here: with a rendezvous queue (`--queue 0`) the depth is always 0, and
         // slow waits are then the only sign of a backlog.
-        if let Some(mean_wait) = seen.mean_wait
+        if let Some(mean_wait) = observed.mean_wait
             && mean_wait > self.target_wait
             && workers < limits.max
         {
-            let why = Why::SlowQueue {
+            let reason = ScalingReason::SlowQueue {
                 mean_wait,
                 target: self.target_wait,
             };
-            return Some((limits.clamp(workers.saturating_mul(2)), why));
+            return Some((limits.clamp(workers.saturating_mul(2)), reason));
         }
         // Hysteresis: growing needs a backlog or slow waits, shrinking needs workers idle for a
         // whole keep-alive and no growth in the last cooldown. The gap between the two keeps a
         // load near one threshold from flipping the size back and forth on every tick.
-        let cooled_down = seen
+        let cooled_down = observed
             .last_growth
-            .is_none_or(|grew| seen.at.saturating_sub(grew) >= self.cooldown);
-        if seen.idle_workers > 0 && workers > limits.min && cooled_down {
-            let why = Why::Idle {
-                idle_workers: seen.idle_workers,
+            .is_none_or(|grew| observed.at.saturating_sub(grew) >= self.cooldown);
+        if observed.idle_workers > 0 && workers > limits.min && cooled_down {
+            let reason = ScalingReason::Idle {
+                idle_workers: observed.idle_workers,
                 keep_alive: self.keep_alive,
             };
-            return Some((limits.clamp(workers.saturating_sub(seen.idle_workers)), why));
+            return Some((
+                limits.clamp(workers.saturating_sub(observed.idle_workers)),
+                reason,
+            ));
         }
         None
     }
 }
 // ANCHOR_END: decide
 
+// ANCHOR: autoscale
 /// The pool's size and queue at one tick, for the chart.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
@@ -183,67 +192,104 @@ pub struct Sample {
     pub queue_depth: usize,
 }
 
-// ANCHOR: autoscale
-/// Runs the autoscaler until `stop` closes: on every tick, observe, decide, resize, and report
-/// each resize to `on_event`. Returns what it saw on every tick.
-pub fn autoscale(
-    pool: &WorkerPool,
-    metrics: &PoolMetrics,
-    policy: &Policy,
-    stop: &Receiver<Never>,
-    mut on_event: impl FnMut(&ScalingEvent),
-) -> Vec<Sample> {
-    let ticks = tick(policy.tick);
-    let mut samples = Vec::new();
-    let mut last_growth = None;
-    let mut waits_before = metrics.totals().wait_time;
-    loop {
-        select! {
-            recv(stop) -> _ => return samples,
-            recv(ticks) -> _ => {}
+/// The autoscaler of one pool: what it remembers from tick to tick.
+pub struct Autoscaler<'pool> {
+    pool: &'pool WorkerPool,
+    policy: Policy,
+    /// When the pool last grew, for the cooldown.
+    last_growth: Option<Duration>,
+    /// The wait histogram's count and sum at the last tick, to average the waits since.
+    waits_before: (u64, Duration),
+    samples: Vec<Sample>,
+}
+
+impl<'pool> Autoscaler<'pool> {
+    /// An autoscaler for `pool`; it does nothing until [`Autoscaler::run_until`].
+    pub fn new(pool: &'pool WorkerPool, policy: Policy) -> Self {
+        Self {
+            pool,
+            policy,
+            last_growth: None,
+            waits_before: (0, Duration::ZERO),
+            samples: Vec::new(),
         }
+    }
+
+    /// On every tick: observe, decide, resize, and report a resize to `on_event`; until
+    /// `finished(pool)` is true after a tick, or `context` is cancelled. Between ticks the thread
+    /// blocks in `select!`, so a cancellation ends the wait at once.
+    pub fn run_until(
+        &mut self,
+        context: &Context,
+        finished: impl Fn(&WorkerPool) -> bool,
+        mut on_event: impl FnMut(&ScalingEvent),
+    ) {
+        let ticks = tick(self.policy.tick);
+        loop {
+            select! {
+                recv(context.done()) -> _ => return,
+                recv(ticks) -> _ => {}
+            }
+            if let Some(event) = self.tick() {
+                on_event(&event);
+            }
+            if finished(self.pool) {
+                return;
+            }
+        }
+    }
+
+    /// What the autoscaler saw on every tick, for the chart.
+    pub fn into_samples(self) -> Vec<Sample> {
+        self.samples
+    }
+
+    fn tick(&mut self) -> Option<ScalingEvent> {
+        let observed = self.observe();
+        let mut event = None;
+        if let Some((target, reason)) = self.policy.decide(&observed, self.pool.limits()) {
+            let to = self.pool.resize(target);
+            if to > observed.workers {
+                self.last_growth = Some(observed.at);
+            }
+            event = (to != observed.workers).then_some(ScalingEvent {
+                at: observed.at,
+                from: observed.workers,
+                to,
+                reason,
+            });
+        }
+        // What this tick left behind: the queue it saw and the size it chose.
+        self.samples.push(Sample {
+            at: observed.at,
+            workers: event.map_or(observed.workers, |event| event.to),
+            queue_depth: observed.queue_depth,
+        });
+        event
+    }
+
+    fn observe(&mut self) -> Observation {
+        let metrics = self.pool.metrics();
         let at = metrics.now();
         let waits = metrics.totals().wait_time;
-        let started = waits.count - waits_before.count;
+        let (count_before, sum_before) = self.waits_before;
+        let started = waits.count - count_before;
         let mean_wait = (started > 0)
-            .then(|| (waits.sum - waits_before.sum) / u32::try_from(started).unwrap_or(u32::MAX));
-        waits_before = waits;
-        // The size and the idle count come from one look at the workers, so they agree.
-        let active = pool.active_workers();
-        let idle_workers = active
+            .then(|| (waits.sum - sum_before) / u32::try_from(started).unwrap_or(u32::MAX));
+        self.waits_before = (waits.count, waits.sum);
+        let idle_workers = metrics
+            .all_workers()
             .iter()
-            .filter(|worker| worker.idle_for(at) >= policy.keep_alive)
+            .filter(|worker| worker.is_running() && worker.idle_for(at) >= self.policy.keep_alive)
             .count();
-        let seen = Observation {
+        Observation {
             at,
-            workers: active.len(),
+            workers: self.pool.size(),
             queue_depth: metrics.queue_depth(),
             mean_wait,
             idle_workers,
-            last_growth,
-        };
-        let mut workers_after = seen.workers;
-        if let Some((target, why)) = policy.decide(&seen, pool.limits()) {
-            let to = pool.resize(target);
-            workers_after = to;
-            if to > seen.workers {
-                last_growth = Some(at);
-            }
-            if to != seen.workers {
-                on_event(&ScalingEvent {
-                    at,
-                    from: seen.workers,
-                    to,
-                    why,
-                });
-            }
+            last_growth: self.last_growth,
         }
-        // What this tick left behind: the queue it saw and the size it chose.
-        samples.push(Sample {
-            at,
-            workers: workers_after,
-            queue_depth: seen.queue_depth,
-        });
     }
 }
 // ANCHOR_END: autoscale
@@ -261,7 +307,7 @@ mod tests {
     };
     const LIMITS: Limits = Limits { min: 1, max: 8 };
 
-    fn seen(workers: usize, queue_depth: usize) -> Observation {
+    fn observation(workers: usize, queue_depth: usize) -> Observation {
         Observation {
             at: Duration::from_secs(10),
             workers,
@@ -275,31 +321,31 @@ mod tests {
     #[test]
     fn a_burst_takes_the_pool_to_what_the_backlog_needs_at_once() {
         let (target, why) = POLICY
-            .decide(&seen(1, 300), LIMITS)
+            .decide(&observation(1, 300), LIMITS)
             .expect("a backlog grows the pool");
         assert_eq!(target, 8);
         assert!(matches!(
             why,
-            Why::Backlog {
+            ScalingReason::Backlog {
                 queue_depth: 300,
                 threshold: 4
             }
         ));
         let (target, _) = POLICY
-            .decide(&seen(2, 20), LIMITS)
+            .decide(&observation(2, 20), LIMITS)
             .expect("a backlog grows the pool");
         assert_eq!(target, 5);
     }
 
     #[test]
     fn a_small_backlog_or_a_full_pool_changes_nothing() {
-        assert_eq!(POLICY.decide(&seen(2, 8), LIMITS), None);
-        assert_eq!(POLICY.decide(&seen(8, 500), LIMITS), None);
+        assert_eq!(POLICY.decide(&observation(2, 8), LIMITS), None);
+        assert_eq!(POLICY.decide(&observation(8, 500), LIMITS), None);
     }
 
     #[test]
     fn slow_waits_double_the_pool() {
-        let mut slow = seen(3, 2);
+        let mut slow = observation(3, 2);
         slow.mean_wait = Some(Duration::from_millis(80));
         assert_eq!(
             POLICY.decide(&slow, LIMITS).map(|(target, _)| target),
@@ -309,7 +355,7 @@ mod tests {
 
     #[test]
     fn idle_workers_are_retired_only_after_the_cooldown() {
-        let mut idle = seen(8, 0);
+        let mut idle = observation(8, 0);
         idle.idle_workers = 7;
         idle.last_growth = Some(Duration::from_millis(9_800));
         assert_eq!(POLICY.decide(&idle, LIMITS), None, "200 ms after growing");
@@ -322,7 +368,7 @@ mod tests {
 
     #[test]
     fn the_minimum_is_kept_however_many_are_idle() {
-        let mut idle = seen(1, 0);
+        let mut idle = observation(1, 0);
         idle.idle_workers = 1;
         assert_eq!(POLICY.decide(&idle, LIMITS), None);
     }

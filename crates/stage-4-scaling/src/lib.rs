@@ -2,38 +2,40 @@
 //!
 //! The article's pool has a fixed size and, in its scaling sketch, can only grow. This stage's
 //! [`WorkerPool`] starts and retires workers while jobs flow, always within `min..=max`; an
-//! [`autoscaler`] decides when, from the queue's depth, the jobs' waits and the workers' idle
-//! time; and [`metrics`] measure all of it, for a Prometheus endpoint and for a table at the end.
-//! Cancellation, Ctrl-C and the account of every job are stage 3's, reused.
+//! [`Autoscaler`] decides when, from the queue's depth, the jobs' waits and the workers' idle
+//! time; and the pool measures all of it, for a Prometheus endpoint ([`server`]) and for a table
+//! at the end ([`summary`]). Cancellation, Ctrl-C, the outcomes and the account are stage 3's.
 
 pub mod autoscaler;
 pub mod chart;
+pub mod exporter;
+pub mod histogram;
 pub mod metrics;
 pub mod pool;
 pub mod server;
+pub mod summary;
+pub mod worker_stats;
 
 use std::io;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::{after, bounded, select};
+use crossbeam_channel::{after, select};
 use pool_core::work::{Slept, sleep_unless_cancelled};
-use pool_core::{Clock, Console, Job, work};
-use stage_3_cancel::context::Never;
+use pool_core::{Console, Job, work};
 use stage_3_cancel::{Account, Context, JobError, print_account};
 
-pub use autoscaler::{Policy, Sample, ScalingEvent};
+pub use autoscaler::{Autoscaler, Policy, Sample, ScalingEvent, ScalingReason};
 pub use metrics::PoolMetrics;
-pub use pool::{Limits, Work, WorkerPool};
+pub use pool::{Limits, PoolSettings, Work, WorkerPool};
 
+// ANCHOR: settings
 /// The stage-4 program's settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The fewest and most workers; the pool starts at the fewest.
-    pub limits: Limits,
-    /// The job queue's capacity.
-    pub queue: usize,
+    /// The pool's limits and queue.
+    pub pool: PoolSettings,
     /// Jobs in the burst.
     pub jobs: u64,
     /// How long each job works.
@@ -56,6 +58,7 @@ pub struct Report {
     /// The pool's size and queue depth at every tick.
     pub samples: Vec<Sample>,
 }
+// ANCHOR_END: settings
 
 // ANCHOR: job_work
 /// The program's work: a sleep of `delay` that ends early on cancellation, as in stage 3.
@@ -70,10 +73,10 @@ pub fn simulated_work(delay: Duration) -> Arc<Work> {
 // ANCHOR_END: job_work
 
 // ANCHOR: run
-/// The stage-4 program: a quiet spell, a burst of jobs, and quiet again until the pool is back
-/// at its minimum, with the autoscaler resizing the pool throughout. Prints every resize, then
-/// the metrics table and the account. `parent` is cancelled by the caller's Ctrl-C handler.
-/// Fails only if the deadline's timer thread cannot be started.
+/// The stage-4 program: a quiet spell, a burst of jobs, and the autoscaler resizing the pool
+/// throughout, until the last job is done and then until the pool is back at its minimum.
+/// Prints every resize, then the metrics table and the account. `parent` is cancelled by the
+/// caller's Ctrl-C handler. Fails only if the deadline's timer thread cannot be started.
 pub fn run(
     settings: &Settings,
     parent: &Context,
@@ -81,8 +84,7 @@ pub fn run(
     console: &Console,
 ) -> io::Result<Report> {
     let (context, _timer) = parent.with_timeout(settings.timeout)?;
-    let policy = settings.policy;
-    let limits = settings.limits;
+    let (policy, limits) = (settings.policy, settings.pool.limits);
     console.line(format_args!(
         "started: {} jobs of {} in a burst after {} of quiet; {}..{} workers, tick {}, \
          keep-alive {}",
@@ -94,38 +96,36 @@ pub fn run(
         humantime::format_duration(policy.tick),
         humantime::format_duration(policy.keep_alive),
     ));
-    let pool = WorkerPool::start(
-        limits,
-        limits.min,
-        settings.queue,
-        simulated_work(settings.delay),
-        context.clone(),
-        Clock::System,
-        Arc::clone(metrics),
-    );
+    let work = simulated_work(settings.delay);
+    let pool = WorkerPool::start(&settings.pool, work, context.clone(), Arc::clone(metrics));
 
-    let (stop_autoscaler, autoscaler_stopped) = bounded::<Never>(0);
     let (events, samples) = thread::scope(|scope| {
-        let autoscaler = scope.spawn(|| {
+        let autoscaling = scope.spawn(|| {
+            let mut autoscaler = Autoscaler::new(&pool, policy);
             let mut events = Vec::new();
-            let samples =
-                autoscaler::autoscale(&pool, metrics, &policy, &autoscaler_stopped, |event| {
-                    console.line(format_args!("{event}"));
-                    events.push(*event);
-                });
-            (events, samples)
+            let mut report = |event: &ScalingEvent| {
+                console.line(format_args!("{event}"));
+                events.push(*event);
+            };
+            autoscaler.run_until(&context, WorkerPool::all_jobs_done, &mut report);
+            if !context.is_cancelled() {
+                console.line(format_args!(
+                    "+{:.2}s last job done; the autoscaler runs on until the pool is back at {}",
+                    metrics.now().as_secs_f64(),
+                    limits.min
+                ));
+            }
+            autoscaler.run_until(&context, |pool| pool.size() == limits.min, &mut report);
+            (events, autoscaler.into_samples())
         });
         submit_burst(&pool, settings, &context);
-        wait_until_settled(&pool, metrics, settings, &context);
-        drop(stop_autoscaler);
-        autoscaler.join().expect("the autoscaler does not panic")
+        pool.close_intake();
+        autoscaling.join().expect("the autoscaler does not panic")
     });
 
     let account = pool.finish();
     let mut table = String::new();
-    metrics
-        .write_summary(&mut table)
-        .expect("writing to a String cannot fail");
+    summary::write_summary(metrics, &mut table).expect("writing to a String cannot fail");
     console.line(format_args!("{}", table.trim_end()));
     print_account(console, &account, settings.timeout);
     Ok(Report {
@@ -136,74 +136,67 @@ pub fn run(
 }
 // ANCHOR_END: run
 
-// ANCHOR: run_pool
-/// Runs `jobs` through a stage-4 pool and returns the account: with a fixed size when
-/// `limits.min == limits.max`, or resized by an autoscaler with `policy` as it goes. What the
-/// benchmarks and tests drive; the program adds the quiet spells and the printing.
-pub fn run_pool(
-    limits: Limits,
-    queue: usize,
-    jobs: impl IntoIterator<Item = Job>,
-    work: Arc<Work>,
-    context: &Context,
-    policy: Option<&Policy>,
-    metrics: &Arc<PoolMetrics>,
-) -> Account {
-    let pool = WorkerPool::start(
-        limits,
-        limits.min,
-        queue,
-        work,
-        context.clone(),
-        Clock::System,
-        Arc::clone(metrics),
-    );
-    thread::scope(|scope| {
-        let (stop_autoscaler, autoscaler_stopped) = bounded::<Never>(0);
-        if let Some(policy) = policy {
-            let pool = &pool;
-            scope.spawn(move || {
-                autoscaler::autoscale(pool, metrics, policy, &autoscaler_stopped, |_| {})
-            });
-        }
-        for job in jobs {
-            pool.submit(job);
-        }
-        drop(stop_autoscaler);
-    });
-    pool.finish()
-}
-// ANCHOR_END: run_pool
-
 /// The load: nothing for `quiet`, then every job at once (waiting on the queue when it is full).
+/// After a cancellation, `submit` sets each job aside as never started.
 fn submit_burst(pool: &WorkerPool, settings: &Settings, context: &Context) {
     select! {
         recv(context.done()) -> _ => {}
         recv(after(settings.quiet)) -> _ => {}
     }
-    // After a cancellation `submit` sets each job aside as never started.
     for id in 1..=settings.jobs {
         pool.submit(Job { id, number: id });
     }
 }
 
-/// Waits until every submitted job has ended and the pool is back at its minimum, checking once
-/// a tick, or until the run is cancelled.
-fn wait_until_settled(
-    pool: &WorkerPool,
-    metrics: &PoolMetrics,
-    settings: &Settings,
+// ANCHOR: run_pool
+/// Runs `jobs` through a stage-4 pool and returns the account: with a fixed size when
+/// `settings.limits.min == settings.limits.max`, or resized by an autoscaler with `policy`
+/// until the last job is done. What the benchmarks and tests drive; the program adds the quiet
+/// spell, the linger and the printing.
+pub fn run_pool(
+    settings: &PoolSettings,
+    policy: Option<&Policy>,
+    jobs: impl IntoIterator<Item = Job>,
+    work: Arc<Work>,
     context: &Context,
-) {
-    loop {
-        let totals = metrics.totals();
-        let ended = totals.completed + totals.failed + totals.cancelled;
-        if ended == totals.submitted && pool.size() == settings.limits.min {
-            return;
+) -> PoolRun {
+    let metrics = Arc::new(PoolMetrics::new());
+    let pool = WorkerPool::start(settings, work, context.clone(), Arc::clone(&metrics));
+    let events = thread::scope(|scope| {
+        let autoscaling = policy.map(|policy| {
+            let pool = &pool;
+            scope.spawn(move || {
+                let mut events = Vec::new();
+                let mut autoscaler = Autoscaler::new(pool, *policy);
+                autoscaler.run_until(context, WorkerPool::all_jobs_done, |event| {
+                    events.push(*event);
+                });
+                events
+            })
+        });
+        for job in jobs {
+            pool.submit(job);
         }
-        select! {
-            recv(context.done()) -> _ => return,
-            recv(after(settings.policy.tick)) -> _ => {}
-        }
+        pool.close_intake();
+        autoscaling.map_or_else(Vec::new, |thread| {
+            thread.join().expect("the autoscaler does not panic")
+        })
+    });
+    PoolRun {
+        account: pool.finish(),
+        events,
+        metrics,
     }
 }
+
+/// What [`run_pool`] returns.
+#[derive(Debug)]
+pub struct PoolRun {
+    /// Every job, exactly once.
+    pub account: Account,
+    /// Every resize the autoscaler made, in order.
+    pub events: Vec<ScalingEvent>,
+    /// What the pool measured.
+    pub metrics: Arc<PoolMetrics>,
+}
+// ANCHOR_END: run_pool

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use pool_core::Console;
-use pool_core::cli::{self, PoolArgs, StageDefaults};
-use stage_3_cancel::{Context, INTERRUPTED, Reason};
+use pool_core::cli::{self, BAD_INPUT, PoolArgs, StageDefaults};
+use stage_3_cancel::Context;
 use stage_4_scaling::server::MetricsServer;
-use stage_4_scaling::{Limits, Policy, PoolMetrics, Settings, chart};
+use stage_4_scaling::{Limits, Policy, PoolMetrics, PoolSettings, Settings, chart};
 
 /// Stage 4 of Worker Pools in Rust: a pool that grows for a burst of jobs and shrinks back when
 /// the burst is over. The pool starts with --workers workers, never has fewer, and grows to at
@@ -82,9 +82,6 @@ fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| "expected a port or an address such as 127.0.0.1:9898".to_owned())
 }
 
-/// The exit code for bad input that the flag parser cannot see alone.
-const BAD_INPUT: u8 = 2;
-
 fn bad_input(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(BAD_INPUT)
@@ -114,11 +111,13 @@ fn main() -> ExitCode {
         ));
     }
     let settings = Settings {
-        limits: Limits {
-            min: cli.pool.workers,
-            max: cli.max_workers,
+        pool: PoolSettings {
+            limits: Limits {
+                min: cli.pool.workers,
+                max: cli.max_workers,
+            },
+            queue: cli.pool.queue_capacity(),
         },
-        queue: cli.pool.queue_capacity(),
         jobs: cli.pool.jobs,
         delay: cli.delay,
         quiet: cli.quiet,
@@ -158,7 +157,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(path) = &cli.chart {
-        match chart::draw(&report.samples, settings.limits.max, path) {
+        match chart::draw(&report.samples, settings.pool.limits.max, path) {
             Ok(()) => console.line(format_args!("chart: {}", path.display())),
             Err(error) => {
                 eprintln!("error: --chart {error}");
@@ -166,8 +165,6 @@ fn main() -> ExitCode {
             }
         }
     }
-    match report.account.stopped_by {
-        Some(Reason::Interrupted) => ExitCode::from(INTERRUPTED),
-        _ => ExitCode::SUCCESS,
-    }
+    // 130 whenever the signal came, even after the last job (stage 3's rule).
+    ExitCode::from(stage_3_cancel::exit_code(&run, &report.account, &console))
 }

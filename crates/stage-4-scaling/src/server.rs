@@ -1,40 +1,37 @@
-//! The metrics endpoint: `GET /metrics` answers with the pool's metrics in the Prometheus text
-//! format, encoded by prometheus-client and served by axum.
+//! The metrics endpoint: `GET /metrics` answers with the pool's metrics in the text format,
+//! encoded by prometheus-client.
 //!
-//! The pool runs on plain threads, and axum needs an async runtime, so the server gets a thread
-//! of its own with a single-threaded tokio runtime in it. Dropping the [`MetricsServer`] shuts
-//! the server down and joins that thread.
+//! A scrape is rare (every few seconds) and small, so a plain blocking server on one thread is
+//! enough: it accepts a connection, answers it, closes it, and waits for the next. No async
+//! runtime, which the book only brings in at stage 5, where the work itself is I/O.
 
-use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
-
-use axum::Router;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::registry::Registry;
-use std::future::IntoFuture;
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::registry::Registry;
 
+use crate::exporter;
 use crate::metrics::PoolMetrics;
 
 /// The content type of the OpenMetrics text format, which prometheus-client writes.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// How long a shutdown waits for open connections before it closes them.
-const GRACE: Duration = Duration::from_secs(1);
+/// How long a client may take to send its request before the server gives up on it, so that a
+/// client that connects and says nothing cannot hold the one server thread for ever.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A running metrics endpoint.
+// ANCHOR: server
+/// A running metrics endpoint. Dropping it stops the server and joins its thread.
 #[derive(Debug)]
 pub struct MetricsServer {
     address: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<io::Result<()>>>,
+    stopping: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl MetricsServer {
@@ -43,16 +40,16 @@ impl MetricsServer {
     pub fn start(address: SocketAddr, metrics: Arc<PoolMetrics>) -> io::Result<Self> {
         // Bound here, on the caller's thread, so that a bad address is an error the caller sees.
         let listener = TcpListener::bind(address)?;
-        listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        let (shutdown, shutdown_requested) = oneshot::channel::<()>();
-        let registry = Arc::new(metrics.registry());
+        let stopping = Arc::new(AtomicBool::new(false));
+        let registry = exporter::registry(metrics);
+        let stop = Arc::clone(&stopping);
         let thread = thread::Builder::new()
             .name("metrics".to_owned())
-            .spawn(move || serve(listener, registry, shutdown_requested))?;
+            .spawn(move || serve(&listener, &registry, &stop))?;
         Ok(Self {
             address,
-            shutdown: Some(shutdown),
+            stopping,
             thread: Some(thread),
         })
     }
@@ -65,62 +62,75 @@ impl MetricsServer {
 
 impl Drop for MetricsServer {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            // The server may have stopped already (its thread failed); then nobody listens.
-            let _ = shutdown.send(());
+        // The server thread is blocked in `accept`: raise the flag, then wake it with a
+        // connection of our own, after which it sees the flag and returns.
+        self.stopping.store(true, Ordering::SeqCst);
+        let mut wake = self.address;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(Ipv4Addr::LOCALHOST.into());
         }
+        let _ = TcpStream::connect_timeout(&wake, CLIENT_TIMEOUT);
         if let Some(thread) = self.thread.take() {
-            // Errors after start-up (a failed accept) have nowhere useful to go at shutdown.
+            // The thread only answers requests; a failed answer is dropped where it happens.
             let _ = thread.join();
         }
     }
 }
 
-// ANCHOR: serve
-fn serve(
-    listener: TcpListener,
-    registry: Arc<Registry>,
-    shutdown_requested: oneshot::Receiver<()>,
-) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let app = Router::new().route("/metrics", get(move || scrape(Arc::clone(&registry))));
-        // A graceful shutdown waits for open connections to finish, and a client could keep one
-        // open for ever; after `GRACE` the server stops regardless, so the program can exit.
-        let (stopping, stopped) = watch::channel(false);
-        tokio::spawn(async move {
-            // Either a shutdown request or the sender being dropped starts the shutdown.
-            let _ = shutdown_requested.await;
-            let _ = stopping.send(true);
-        });
-        let mut graceful = stopped.clone();
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = graceful.changed().await;
-        });
-        let mut forced = stopped;
-        tokio::select! {
-            served = server.into_future() => served,
-            () = async move {
-                let _ = forced.changed().await;
-                tokio::time::sleep(GRACE).await;
-            } => Ok(()),
+/// Answers one connection at a time until `stopping` is raised.
+fn serve(listener: &TcpListener, registry: &Registry, stopping: &AtomicBool) {
+    for connection in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            return;
         }
-    })
-}
-
-async fn scrape(registry: Arc<Registry>) -> impl IntoResponse {
-    let mut body = String::new();
-    match encode(&mut body, &registry) {
-        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, OPENMETRICS)], body),
-        Err(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain")],
-            "the metrics could not be encoded\n".to_owned(),
-        ),
+        // A client that hangs up or misbehaves loses its answer; the server carries on.
+        if let Ok(stream) = connection {
+            let _ = answer(stream, registry);
+        }
     }
 }
-// ANCHOR_END: serve
+// ANCHOR_END: server
+
+// ANCHOR: answer
+/// Reads one request's head and answers it: the metrics for `GET /metrics`, 404 for any other
+/// path, 405 for any other method. Every answer closes the connection.
+fn answer(stream: TcpStream, registry: &Registry) -> io::Result<()> {
+    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+    let mut reader = BufReader::new(&stream);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // The headers say nothing this server needs; read up to the blank line that ends them.
+    let mut header = String::new();
+    while reader.read_line(&mut header)? > 2 {
+        header.clear();
+    }
+    let mut words = request_line.split_whitespace();
+    let (status, content_type, body) = match (words.next(), words.next()) {
+        (Some("GET"), Some("/metrics")) => {
+            let mut body = String::new();
+            match encode(&mut body, registry) {
+                Ok(()) => ("200 OK", OPENMETRICS, body),
+                Err(_) => (
+                    "500 Internal Server Error",
+                    "text/plain",
+                    "cannot encode\n".into(),
+                ),
+            }
+        }
+        (Some("GET"), _) => ("404 Not Found", "text/plain", "try /metrics\n".to_owned()),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET only\n".to_owned(),
+        ),
+    };
+    let mut stream = &stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+// ANCHOR_END: answer

@@ -1,5 +1,6 @@
 //! The stage-4 program as a user runs it: its output, its help, its answers to bad flags, its
-//! chart, its metrics endpoint scraped over real HTTP during a run, and a real SIGINT.
+//! chart, its metrics endpoint scraped over real HTTP during a run, and real SIGINTs and SIGTERMs
+//! at twenty moments of its default run.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -10,17 +11,16 @@ use std::time::{Duration, Instant};
 
 use insta::{assert_snapshot, with_settings};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use pool_core::testing::{check_transcript, read_book_output, stdout_of};
+use nix::sys::signal::Signal;
+use test_support::{PrintedAccount, Spawned, check_transcript, read_book_output, stdout_of};
 
 fn program() -> Command {
     Command::new(get_cargo_bin("stage-4-scaling"))
 }
 
 /// Which resizes happen when depends on where the ticks fall, so the snapshot leaves out the
-/// event lines and the per-worker rows and hides the measured waits and depths; the events are
-/// checked by `assert_events` instead.
+/// timed lines (`+1.23s …`) and the per-worker rows and hides the measured times and depths; the
+/// events are checked by `assert_events` instead, the run times by `assert_median_run_time`.
 fn assert_default_run_snapshot(output: &str) {
     let kept: String = output
         .lines()
@@ -29,12 +29,12 @@ fn assert_default_run_snapshot(output: &str) {
         .collect();
     let filters = vec![
         (
-            r"(queue wait\s+p50)\s+≤ \S+\s+p95\s+≤ \S+\s+max\s+\S+",
+            r"(queue wait\s+p50)\s+\S+\s+p95\s+\S+\s+max\s+\S+",
             "$1 [WAITS]",
         ),
         (r"(peak queue depth)\s+\d+", "$1 [DEPTH]"),
         (
-            r"(job run time\s+p50)\s+≤ \S+\s+p95\s+≤ \S+\s+max\s+\S+",
+            r"(job run time\s+p50)\s+\S+\s+p95\s+\S+\s+max\s+\S+",
             "$1 [RUN TIMES]",
         ),
     ];
@@ -54,7 +54,7 @@ fn is_worker_row(line: &str) -> bool {
 fn assert_events(output: &str) {
     let events: Vec<(usize, usize)> = output
         .lines()
-        .filter(|line| line.starts_with('+'))
+        .filter(|line| line.starts_with('+') && line.contains(" scale "))
         .map(|line| {
             let (_, sizes) = line.split_once("scale").expect("an event says scale");
             let sizes = sizes.trim_start_matches([' ', 'u', 'p', 'd', 'o', 'w', 'n']);
@@ -75,10 +75,43 @@ fn assert_events(output: &str) {
     );
 }
 
+/// The printed median run time of the default run's 20 ms jobs is within 10 % of 20 ms. A job
+/// sleeps 20 ms, so it runs at least that long, and a sleep overshoots by far less than 2 ms
+/// unless the machine is very busy; the histogram adds at most 1.6 %.
+fn assert_median_run_time(output: &str) {
+    let line = output
+        .lines()
+        .find(|line| line.trim_start().starts_with("job run time"))
+        .expect("a run-time line");
+    let median = line
+        .split_whitespace()
+        .skip_while(|word| *word != "p50")
+        .nth(1)
+        .and_then(|text| text.strip_suffix("ms"))
+        .and_then(|millis| millis.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("a median in milliseconds: {line}"));
+    assert!((18.0..=22.0).contains(&median), "{line}");
+}
+
+/// After the last job is done the autoscaler carries on, and the pool shrinks after that.
+fn assert_scaled_down_after_the_last_job(output: &str) {
+    let lines: Vec<&str> = output.lines().collect();
+    let done = lines
+        .iter()
+        .position(|line| line.contains("last job done"))
+        .unwrap_or_else(|| panic!("no last-job line:\n{output}"));
+    assert!(
+        lines[done..].iter().any(|line| line.contains("scale down")),
+        "{output}"
+    );
+}
+
 #[test]
 fn default_run_scales_up_for_the_burst_and_back_down() {
     let output = stdout_of(&mut program());
     assert_events(&output);
+    assert_scaled_down_after_the_last_job(&output);
+    assert_median_run_time(&output);
     assert_default_run_snapshot(&output);
 }
 
@@ -86,6 +119,8 @@ fn default_run_scales_up_for_the_burst_and_back_down() {
 fn the_books_sample_run_is_what_the_program_prints() {
     let output = read_book_output("stage-4-scaling.txt");
     assert_events(&output);
+    assert_scaled_down_after_the_last_job(&output);
+    assert_median_run_time(&output);
     assert_default_run_snapshot(&output);
 }
 
@@ -261,71 +296,108 @@ fn the_metrics_endpoint_serves_every_metric_and_counts_that_match_the_account() 
     assert_eq!(last["pool_job_run_seconds_count"], 400.0);
 }
 
-/// Starts a burst of hour-long jobs, sends `signal` once the run has started, and returns what
-/// the program printed after its first line.
-fn interrupt_a_burst(signal: Signal) -> String {
-    let mut child = program()
-        .args([
-            "--jobs",
-            "400",
-            "--delay",
-            "1h",
-            "--quiet",
-            "0s",
-            "--workers",
-            "2",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the program starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let mut first_line = String::new();
-    stdout
-        .read_line(&mut first_line)
-        .expect("the program prints");
-    assert!(first_line.starts_with("started:"), "{first_line}");
-    thread::sleep(Duration::from_millis(200));
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in an i32"));
-    kill(pid, signal).expect("the signal is delivered");
-    let status = child.wait().expect("the program exits");
-    assert_eq!(status.code(), Some(130));
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).expect("stdout is UTF-8");
-    rest
+/// Picks a line of the program's output.
+type Line = fn(&str) -> bool;
+
+/// A moment of the default run: `after` this long from the first line for which `line` is true.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    line: Line,
+    after: Duration,
+    signal: Signal,
+}
+
+fn started(line: &str) -> bool {
+    line.starts_with("started:")
+}
+
+fn scaled_up(line: &str) -> bool {
+    line.contains(" scale up ")
+}
+
+fn last_job_done(line: &str) -> bool {
+    line.contains("last job done")
+}
+
+/// Twenty moments spread over the default run, SIGINT and SIGTERM in turn: in the quiet spell
+/// before the first job (it lasts 300 ms), in the burst (about a second, from the first scale-up),
+/// and in the linger after the last job (at least 400 ms from the line that announces it, as the
+/// workers must be idle for the 500 ms keep-alive before the pool shrinks and the run ends).
+/// Each moment is an offset from a line the program prints, so the test waits for the program to
+/// be there instead of guessing how long it takes to start.
+fn moments() -> Vec<Moment> {
+    fn at(line: Line, millis: &[u64]) -> Vec<(Line, Duration)> {
+        millis
+            .iter()
+            .map(|&millis| (line, Duration::from_millis(millis)))
+            .collect()
+    }
+    [
+        at(started, &[0, 50, 100, 150, 200]),
+        at(scaled_up, &[0, 20, 50, 100, 200, 300, 450, 600]),
+        at(last_job_done, &[0, 25, 50, 75, 100, 150, 200]),
+    ]
+    .concat()
+    .into_iter()
+    .zip([Signal::SIGINT, Signal::SIGTERM].into_iter().cycle())
+    .map(|((line, after), signal)| Moment {
+        line,
+        after,
+        signal,
+    })
+    .collect()
+}
+
+/// Runs the default program, sends one signal at `moment`, and returns what it printed.
+fn interrupt_at(moment: Moment) -> String {
+    let mut run = Spawned::start(&mut program());
+    run.read_until(moment.line);
+    thread::sleep(moment.after);
+    run.signal(moment.signal);
+    let finished = run.finish_within(Duration::from_secs(60));
+    assert_eq!(
+        finished.status.code(),
+        Some(130),
+        "{moment:?}:\n{}",
+        finished.stdout
+    );
+    finished.stdout
+}
+
+#[test]
+fn a_signal_at_any_moment_exits_130_with_an_account_of_every_job() {
+    let moments = moments();
+    assert_eq!(moments.len(), 20);
+    // Five runs at a time: each is mostly asleep, and twenty in a row would take a minute.
+    for batch in moments.chunks(5) {
+        let runs: Vec<_> = batch
+            .iter()
+            .map(|&moment| thread::spawn(move || (moment, interrupt_at(moment))))
+            .collect();
+        for run in runs {
+            let (moment, output) = run.join().expect("the run's thread does not panic");
+            let account = PrintedAccount::in_output(&output);
+            assert!(
+                account.adds_up() && account.total == 400,
+                "{moment:?}:\n{output}"
+            );
+            assert!(
+                output.contains("interrupted"),
+                "the account says the run was interrupted, {moment:?}:\n{output}"
+            );
+            if account.completed == 400 {
+                assert!(output.contains("the account above is complete"), "{output}");
+            }
+        }
+    }
 }
 
 /// Whatever mix of cancelled and never-started jobs the stop found, none completed (they take an
 /// hour) and the account covers all of them.
 fn assert_cut_short_account(output: &str, jobs: u64) {
-    let account = output
-        .lines()
-        .find(|line| line.starts_with("account:"))
-        .expect("an account line");
-    assert!(
-        account.starts_with("account: 0 completed, 0 failed, "),
-        "{account}"
-    );
-    assert!(account.ends_with(&format!("= {jobs} jobs")), "{account}");
-}
-
-#[test]
-fn sigint_during_the_burst_cancels_accounts_for_every_job_and_exits_130() {
-    let output = interrupt_a_burst(Signal::SIGINT);
-    assert!(
-        output.contains("interrupted: stopped taking jobs"),
-        "{output}"
-    );
-    assert_cut_short_account(&output, 400);
-}
-
-#[test]
-fn sigterm_is_handled_like_ctrl_c() {
-    let output = interrupt_a_burst(Signal::SIGTERM);
-    assert!(
-        output.contains("interrupted: stopped taking jobs"),
-        "{output}"
-    );
-    assert_cut_short_account(&output, 400);
+    let account = PrintedAccount::in_output(output);
+    assert_eq!((account.completed, account.failed), (0, 0), "{output}");
+    assert!(account.adds_up() && account.total == jobs, "{output}");
 }
 
 #[test]
