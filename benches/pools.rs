@@ -17,7 +17,7 @@
 //! A benchmark's id is `group/contender` in `side-by-side`, `group/contender/W<w>/Q<q>` in
 //! `reference`, and `group/contender/<parameter>` in the others: `reference/stage-1-basic/W2/Q4`,
 //! `job-cost/fast-pool/1000` (ns of work per job), `cancellation/stage-3-cancel/4` (workers),
-//! `http/stage-5-http/20ms-latency`. The contenders are the crates' names (`stage-1-basic` …
+//! `http/stage-5-http/20ms-latency`, `http/go-http-client/no-latency`. The contenders are the crates' names (`stage-1-basic` …
 //! `stage-5-http`, with `stage-4-fixed` and `stage-4-autoscaled` for stage 4, `fast-pool` and its
 //! steps `fast-pool-step-1-batched-jobs` and `fast-pool-step-2-local-results`) and the peers'
 //! functions (`peer-sequential`, `peer-rayon-par-iter`, `peer-rayon-spawn`, `peer-mpsc-mutex`,
@@ -27,7 +27,8 @@
 //! With `GO_REFERENCE` naming a build of `go-reference/`, the Go program joins the `side-by-side`
 //! and `reference` groups in both of its designs: `go-reference`, the article's pool, and
 //! `go-tuned`, the tuned pool's design (workers taking batches from a shared source, results kept
-//! per worker). `scripts/compare-with-go.sh` builds it and sets the variable.
+//! per worker); and its plain HTTP client (`go-http-client`) joins the `http` group, against the
+//! same demo server as stage 5. `scripts/compare-with-go.sh` builds it and sets the variable.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -43,9 +44,9 @@ use criterion::{
 use pool_core::work::sleep_unless_cancelled;
 use pool_core::{Clock, Console, Job, PoolSize, work};
 use stage_3_cancel::{Context, JobError};
-use stage_4_scaling::{Limits, Policy, PoolMetrics, Work};
+use stage_4_scaling::{Limits, Policy, PoolSettings, Work};
 use stage_5_http::demo::DemoServer;
-use stage_5_http::{CancellationToken, FetchSettings, Fetcher};
+use stage_5_http::{CancellationToken, FetchSettings, Fetcher, Url};
 use tokio::runtime::Runtime;
 
 /// Jobs per run where the queue has room to spare.
@@ -174,19 +175,37 @@ impl GoReference {
             .args(["-runs", &runs.to_string()])
             .output()
             .expect("GO_REFERENCE names a program that starts");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "the Go reference failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let nanos = stdout
-            .split_whitespace()
-            .find_map(|field| field.strip_prefix("elapsed_ns="))
-            .and_then(|nanos| nanos.parse().ok())
-            .expect("the Go reference prints elapsed_ns=<n>");
-        Duration::from_nanos(nanos)
+        elapsed_of(&output)
     }
+
+    /// Fetches `url` `requests` times on `workers` goroutines, `runs` times in one Go process with
+    /// one client, and returns the time the runs took, as the Go program measured it.
+    fn time_http_client(&self, url: &Url, workers: usize, requests: u64, runs: u64) -> Duration {
+        let output = Command::new(&self.program)
+            .args(["-http-client", url.as_str()])
+            .args(["-workers", &workers.to_string()])
+            .args(["-requests", &requests.to_string()])
+            .args(["-runs", &runs.to_string()])
+            .output()
+            .expect("GO_REFERENCE names a program that starts");
+        elapsed_of(&output)
+    }
+}
+
+/// The time a run of the Go program reports, `elapsed_ns=<n>` on stdout.
+fn elapsed_of(output: &std::process::Output) -> Duration {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the Go reference failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let nanos = stdout
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("elapsed_ns="))
+        .and_then(|nanos| nanos.parse().ok())
+        .expect("the Go reference prints elapsed_ns=<n>");
+    Duration::from_nanos(nanos)
 }
 
 /// Registers both of the Go program's designs on `group`, each under `id(its contender name)`.
@@ -282,18 +301,20 @@ fn bench_pools(
         ("stage-4-fixed", fixed, None),
         ("stage-4-autoscaled", scaled, Some(&FAST_POLICY)),
     ] {
+        let settings = PoolSettings {
+            limits,
+            queue: size.queue,
+        };
         group.bench_function(id(name), |b| {
             b.iter(|| {
                 let jobs = stage_2_metadata::article_jobs(jobs);
-                let metrics = Arc::new(PoolMetrics::new());
+                let square = Arc::clone(&square);
                 black_box(stage_4_scaling::run_pool(
-                    limits,
-                    size.queue,
-                    jobs,
-                    Arc::clone(&square),
-                    &Context::new(),
+                    &settings,
                     policy,
-                    &metrics,
+                    jobs,
+                    square,
+                    &Context::new(),
                 ))
             });
         });
@@ -311,7 +332,9 @@ fn bench_pools(
                 size.workers,
                 size.queue,
                 1..=jobs,
-                |_, number, _| async move { work::square(number) },
+                |_, &number, _| async move {
+                    Ok::<_, stage_5_http::JobError<()>>(work::square(number))
+                },
                 &token,
                 |_| {},
             );
@@ -518,16 +541,27 @@ fn time_one_deadline(workers: usize) -> Duration {
     latency
 }
 
-/// Stage 5 doing what it is for: HTTP requests to the demo server on loopback, 2 000 a run with
-/// 64 workers, against a route that answers at once and one that takes 20 ms. For the second,
-/// the ideal is 2 000 × 20 ms / 64 workers = 625 ms a run; the chapter compares.
+/// Stage 5 doing what it is for: HTTP requests to the demo server on loopback with 64 workers and
+/// no rate limit or retries. Against the route that answers at once, 20 000 requests a run (so
+/// that a run's set-up is a small part of it), and, with `GO_REFERENCE` set, a plain Go client
+/// on the same server beside it (`http/go-http-client/no-latency`). Against the route that takes
+/// 20 ms, 2 000 requests: the ideal is 2 000 × 20 ms / 64 workers = 625 ms a run; the chapter
+/// compares.
+///
+/// The server runs on a runtime of its own, so that stage 5's client has its runtime to itself as
+/// the Go client has its process: both share the machine with the same server, and nothing else.
 fn http_requests(c: &mut Criterion) {
-    const REQUESTS: u64 = 2_000;
     const WORKERS: usize = 64;
-    let runtime = tokio_runtime();
-    let server = runtime
+    const ROUTES: [(&str, &str, u64); 2] = [
+        ("no-latency", "/fast", 20_000),
+        ("20ms-latency", "/delay/20", 2_000),
+    ];
+    let go = GO_REFERENCE.as_ref();
+    let server_runtime = tokio_runtime();
+    let server = server_runtime
         .block_on(DemoServer::start())
         .expect("the demo server starts");
+    let runtime = tokio_runtime();
     let settings = FetchSettings {
         timeout: Duration::from_secs(10),
         max_body: 1024 * 1024,
@@ -543,8 +577,8 @@ fn http_requests(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("http");
     configure(&mut group, Duration::from_secs(2));
-    group.throughput(Throughput::Elements(REQUESTS));
-    for (route, path) in [("no-latency", "/fast"), ("20ms-latency", "/delay/20")] {
+    for (route, path, requests) in ROUTES {
+        group.throughput(Throughput::Elements(requests));
         let url = server.url(path);
         group.bench_function(BenchmarkId::new("stage-5-http", route), |b| {
             b.iter(|| {
@@ -553,9 +587,9 @@ fn http_requests(c: &mut Criterion) {
                 let pool = stage_5_http::run_pool(
                     WORKERS,
                     WORKERS,
-                    std::iter::repeat_n(url.clone(), REQUESTS as usize),
-                    move |_, url, token| {
-                        let fetcher = Arc::clone(&fetcher);
+                    std::iter::repeat_n(url.clone(), requests as usize),
+                    move |_, url: &Url, token| {
+                        let (fetcher, url) = (Arc::clone(&fetcher), url.clone());
                         async move { fetcher.fetch(url, &token).await }
                     },
                     &token,
@@ -564,9 +598,15 @@ fn http_requests(c: &mut Criterion) {
                 black_box(runtime.block_on(pool))
             });
         });
+        if let (Some(go), "no-latency") = (go, route) {
+            group.bench_function(BenchmarkId::new("go-http-client", route), |b| {
+                b.iter_custom(|runs| go.time_http_client(&url, WORKERS, requests, runs));
+            });
+        }
     }
     group.finish();
-    runtime.block_on(server.stop());
+    drop(runtime);
+    server_runtime.block_on(server.stop());
 }
 
 // The HTTP group runs first. Run after the thread-heavy reference group, in the same process, its

@@ -11,17 +11,28 @@
 // It times its own runs, so that the Rust benchmark can call it and count only the pool, not the
 // process starting.
 //
+// It is also a plain HTTP client on a worker pool, the Go side of the `http` benchmark: W
+// goroutines take URLs from a job channel and fetch them through one shared http.Client, reading
+// and discarding each body and counting the statuses. The benchmark points it at stage 5's demo
+// server, the same server stage 5 fetches from; `-http-client self` starts a server of its own on
+// 127.0.0.1 instead, for a check that needs no other program.
+//
 //	go-reference -workers 2 -queue 100 -jobs 1000000 -runs 10
 //	go-reference -design tuned -workers 2 -queue 100 -jobs 1000000 -runs 10
+//	go-reference -http-client http://127.0.0.1:4000/fast -requests 20000 -workers 64 -runs 3
 //	go-reference -idle 10000
 //
-// The first two print the total time of the runs; the last, the memory that idle goroutines hold.
+// The first three print the total time of the runs; the last, the memory that idle goroutines
+// hold.
 package main
 
 import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -140,6 +151,103 @@ func runTunedPool(workers, queue, jobs int) []int {
 	return outputs
 }
 
+// newHTTPClient is one client for every worker, with room in its pool for an idle connection per
+// worker: Go's default keeps only two per host, and a pool of W workers would then open and close
+// connections all run long instead of reusing them.
+func newHTTPClient(workers int) *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = workers
+	transport.MaxIdleConnsPerHost = workers
+	return &http.Client{Transport: transport, Timeout: 10 * time.Second}
+}
+
+// fetchWorker fetches every URL it takes until the job channel is closed and empty, and counts
+// the answers by status; a request that fails counts under status 0. The body is read to its end
+// and thrown away, so that the connection can go back to the pool.
+func fetchWorker(client *http.Client, urls <-chan string, statuses map[int]int, done *sync.WaitGroup) {
+	defer done.Done()
+	for url := range urls {
+		response, err := client.Get(url)
+		if err != nil {
+			statuses[0]++
+			continue
+		}
+		_, err = io.Copy(io.Discard, response.Body)
+		response.Body.Close()
+		if err != nil {
+			statuses[0]++
+			continue
+		}
+		statuses[response.StatusCode]++
+	}
+}
+
+// fetchAll fetches url `requests` times on `workers` goroutines and returns how many answers of
+// each status came back. Each worker counts in a map of its own, merged once every worker has
+// returned, so the workers share nothing but the client and the job channel.
+func fetchAll(client *http.Client, url string, workers, requests int) map[int]int {
+	urls := make(chan string, workers)
+	counts := make([]map[int]int, workers)
+	var running sync.WaitGroup
+	running.Add(workers)
+	for w := range counts {
+		counts[w] = make(map[int]int)
+		go fetchWorker(client, urls, counts[w], &running)
+	}
+	for r := 0; r < requests; r++ {
+		urls <- url
+	}
+	close(urls)
+	running.Wait()
+	statuses := make(map[int]int)
+	for _, count := range counts {
+		for status, n := range count {
+			statuses[status] += n
+		}
+	}
+	return statuses
+}
+
+// serveSelf starts a server on 127.0.0.1 that answers every request at once with a short body,
+// like the demo server's /fast, and returns its URL.
+func serveSelf() (string, error) {
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "fast\n")
+	})
+	go http.Serve(listener, handler)
+	return "http://" + listener.Addr().String() + "/fast", nil
+}
+
+// timeHTTPClient fetches url `requests` times on `workers` goroutines, `runs` times, with one
+// client for all the runs (as a program keeps its client), and prints the time the runs took.
+// Any answer but 200 fails the run: a benchmark of errors would measure the wrong thing.
+func timeHTTPClient(url string, workers, requests, runs int) error {
+	if url == "self" {
+		served, err := serveSelf()
+		if err != nil {
+			return err
+		}
+		url = served
+	}
+	client := newHTTPClient(workers)
+	var elapsed time.Duration
+	for run := 0; run < runs; run++ {
+		start := time.Now()
+		statuses := fetchAll(client, url, workers, requests)
+		elapsed += time.Since(start)
+		if statuses[http.StatusOK] != requests {
+			return fmt.Errorf("run %d: %d of %d requests answered 200 (by status, 0 for no answer: %v)",
+				run+1, statuses[http.StatusOK], requests, statuses)
+		}
+	}
+	fmt.Printf("elapsed_ns=%d runs=%d requests=%d workers=%d\n", elapsed.Nanoseconds(), runs, requests, workers)
+	return nil
+}
+
 // The limits on the flags: maxJobs keeps sumOfSquares within 64 bits; the others are the Rust
 // programs' limits on a queue and on idle workers.
 const (
@@ -222,6 +330,8 @@ func main() {
 	runs := flags.Int("runs", 1, "runs to time, back to back")
 	design := flags.String("design", "article", "the pool to time: article (job and results channels) or tuned (workers take batches themselves)")
 	idleWorkers := flags.Int("idle", 0, "instead of timing runs, measure this many idle goroutines")
+	httpClient := flags.String("http-client", "", "instead of timing the pool, fetch this URL -requests times on -workers goroutines per run (self: from a server of its own)")
+	requests := flags.Int("requests", 20_000, "requests per run, with -http-client")
 	// A bad flag gets one line on stderr (the flag package's own), -help the list of flags.
 	flags.Usage = func() {}
 	if err := flags.Parse(os.Args[1:]); err != nil {
@@ -243,6 +353,8 @@ func main() {
 		usageError("invalid value '%d' for '-runs': must be at least 1", *runs)
 	case *idleWorkers < 0 || *idleWorkers > maxIdle:
 		usageError("invalid value '%d' for '-idle': must be from 0 to %d", *idleWorkers, maxIdle)
+	case *requests < 1 || *requests > maxJobs:
+		usageError("invalid value '%d' for '-requests': must be from 1 to %d", *requests, maxJobs)
 	}
 	pools := map[string]func(workers, queue, jobs int) []int{
 		"article": runPool,
@@ -251,6 +363,14 @@ func main() {
 	pool, known := pools[*design]
 	if !known {
 		usageError("invalid value '%s' for '-design': must be article or tuned", *design)
+	}
+
+	if *httpClient != "" {
+		if err := timeHTTPClient(*httpClient, *workers, *requests, *runs); err != nil {
+			fmt.Fprintf(os.Stderr, "error: -http-client: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 
 	if *idleWorkers > 0 {

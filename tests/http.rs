@@ -1,15 +1,18 @@
 //! Stage 5's client and pool against the demo server, started by each test on 127.0.0.1:0: the
 //! server counts what arrives, so each promise is checked from the other side of the wire.
 //!
-//! Timing margins: the rate test allows the promised 10 %; the timeout test allows 700 ms on top
-//! of a 300 ms timeout. Nothing here touches the internet.
+//! Timing margins are wide, for a busy machine: the rate limiter's exact schedule is tested on
+//! tokio's paused clock (`crates/stage-5-http/src/fetch.rs`), so here the server only has to see
+//! no more than half again the rate, and no less than a third of it; the timeout test allows
+//! 2 s on top of a 300 ms timeout. Nothing here touches the internet.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use stage_5_http::demo::{DemoServer, FLAKY_FAILURES, LARGE_BODY, RefusedPort};
 use stage_5_http::{
-    Answer, CancellationToken, Fetch, FetchSettings, Fetcher, StatusCode, Url, run_pool,
+    Answer, CancellationToken, Failure, Fetch, FetchSettings, Fetcher, Outcome, StatusCode, Url,
+    run_pool,
 };
 
 const SETTINGS: FetchSettings = FetchSettings {
@@ -22,23 +25,31 @@ const SETTINGS: FetchSettings = FetchSettings {
 
 async fn fetch_all(settings: FetchSettings, workers: usize, urls: Vec<Url>) -> Vec<Fetch> {
     let fetcher = Arc::new(Fetcher::new(settings).expect("a client"));
-    let finished = run_pool(
+    let account = run_pool(
         workers,
         workers,
         urls,
-        move |_, url, token| {
-            let fetcher = Arc::clone(&fetcher);
+        move |_, url: &Url, token| {
+            let (fetcher, url) = (Arc::clone(&fetcher), url.clone());
             async move { fetcher.fetch(url, &token).await }
         },
         &CancellationToken::new(),
         |_| {},
     )
     .await;
-    assert!(finished.never_started.is_empty());
-    let mut done = finished.done;
-    done.sort_by_key(|done| done.job_id);
-    done.into_iter()
-        .map(|done| done.output.expect("no fetch panics"))
+    assert!(account.never_started.is_empty());
+    let mut outcomes = account.outcomes;
+    outcomes.sort_by_key(Outcome::job_id);
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::Completed { output, .. } => output,
+            Outcome::Failed {
+                failure: Failure::Error(fetch),
+                ..
+            } => fetch,
+            other => panic!("neither panicked nor cancelled: {other:?}"),
+        })
         .collect()
 }
 
@@ -57,7 +68,7 @@ async fn never_more_than_w_requests_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rate_limit_is_honoured_within_ten_percent() {
+async fn the_server_sees_the_rate_limit() {
     let server = DemoServer::start().await.expect("the demo server starts");
     let rate = 20;
     let settings = FetchSettings {
@@ -72,7 +83,7 @@ async fn the_rate_limit_is_honoured_within_ten_percent() {
     // connection's set-up, so it is left out: 19 gaps from the second request to the last.
     let span = arrivals[20] - arrivals[1];
     let observed = 19.0 / span.as_secs_f64();
-    let allowed = f64::from(rate) * 0.9..=f64::from(rate) * 1.1;
+    let allowed = f64::from(rate) / 3.0..=f64::from(rate) * 1.5;
     assert!(
         allowed.contains(&observed),
         "{observed:.1} requests/s over {span:?}"
@@ -128,7 +139,7 @@ async fn the_hanging_route_ends_as_a_timeout() {
     assert_eq!(fetches[0].attempts, 1, "a timeout is not retried");
     assert!(fetches[0].latency >= timeout, "{:?}", fetches[0].latency);
     assert!(
-        fetches[0].latency < timeout + Duration::from_millis(700),
+        fetches[0].latency < timeout + Duration::from_secs(2),
         "{:?}",
         fetches[0].latency
     );

@@ -114,6 +114,11 @@ const CONTENDERS: &[(&str, &str, &str)] = &[
     ),
     ("go-reference", "the Go program (`go-reference`)", "Go"),
     (
+        "go-http-client",
+        "the Go HTTP client (`go-reference -http-client`)",
+        "Go client",
+    ),
+    (
         "go-tuned",
         "the Go program, tuned (`go-tuned`)",
         "Go, tuned",
@@ -177,6 +182,13 @@ enum Column {
     ChangeFromAbove(&'static str),
     /// Jobs (requests) a second.
     PerSecond(&'static str),
+    /// Jobs (requests) a second of another point, `baseline`, beside the row's own: in the rows
+    /// whose key starts with one of `only`.
+    PerSecondOf {
+        header: &'static str,
+        baseline: &'static str,
+        only: &'static [&'static str],
+    },
     /// The ideal time of a run of a route of the `http` group, and the share of it the median
     /// reached: (route, latency in ns, workers).
     Ideal(&'static [(&'static str, f64, u64)]),
@@ -363,13 +375,25 @@ const LISTS: &[ListTable] = &[
     },
     ListTable {
         name: "http",
-        title: "http: stage 5, 2 000 requests a run, 64 workers, demo server on loopback",
+        title: "http: stage 5, 64 workers, demo server on loopback; a run is 20 000 requests to \
+                the route that answers at once, 2 000 to the one that takes 20 ms",
         label_header: "route",
         rows: Rows::Matching("http/stage-5-http/{row}", route_row),
         columns: &[
             Column::PerRun("per run"),
             Column::PerJob("per request"),
             Column::PerSecond("requests a second"),
+            // benches/pools.rs: the Go client, on the same server, at the route with no latency.
+            Column::PerSecondOf {
+                header: "Go client, requests a second",
+                baseline: "http/go-http-client/no-latency",
+                only: &["no-latency"],
+            },
+            Column::Versus {
+                header: "time vs Go client",
+                baseline: "http/go-http-client/no-latency",
+                only: Some(&["no-latency"]),
+            },
             // benches/pools.rs: 64 workers, and the route that takes 20 ms.
             Column::Ideal(&[("20ms-latency", 20e6, 64)]),
         ],
@@ -580,6 +604,11 @@ pub fn usual_elements(points: &[&Point]) -> Option<u64> {
         .map(|(elements, _)| elements)
 }
 
+/// Jobs (requests) a point did a second, at its median.
+fn per_second(point: &Point) -> f64 {
+    point.elements as f64 / (point.median_ns / 1e9)
+}
+
 fn list_table(record: &Record, table: &ListTable) -> Option<Table> {
     let mut missing = Vec::new();
     let rows = list_rows(record, table.rows, &mut missing);
@@ -598,8 +627,12 @@ fn list_table(record: &Record, table: &ListTable) -> Option<Table> {
         .iter()
         .copied()
         .filter(|column| match column {
-            Column::Versus { baseline, .. } if record.point(baseline).is_none() => {
-                missing.push(missing_point(baseline));
+            Column::Versus { baseline, .. } | Column::PerSecondOf { baseline, .. }
+                if record.point(baseline).is_none() =>
+            {
+                if !missing.contains(&missing_point(baseline)) {
+                    missing.push(missing_point(baseline));
+                }
                 false
             }
             _ => true,
@@ -619,6 +652,7 @@ fn list_table(record: &Record, table: &ListTable) -> Option<Table> {
             | Column::Versus { header, .. }
             | Column::ChangeFromAbove(header)
             | Column::PerSecond(header)
+            | Column::PerSecondOf { header, .. }
             | Column::Note(header) => headers.push((*header).to_owned()),
         }
     }
@@ -658,9 +692,13 @@ fn list_table(record: &Record, table: &ListTable) -> Option<Table> {
                     }
                     None => String::new(),
                 }),
-                Column::PerSecond(_) => {
-                    let per_second = point.elements as f64 / (point.median_ns / 1e9);
-                    line.push(format::count(per_second));
+                Column::PerSecond(_) => line.push(format::count(per_second(point))),
+                Column::PerSecondOf { baseline, only, .. } => {
+                    let applies = only.iter().any(|prefix| row.key.starts_with(prefix));
+                    line.push(match record.point(baseline) {
+                        Some(base) if applies => format::count(per_second(base)),
+                        _ => "—".to_owned(),
+                    });
                 }
                 Column::Ideal(routes) => {
                     match routes.iter().find(|(route, _, _)| *route == row.key) {

@@ -254,6 +254,47 @@ impl DemoServer {
     }
 }
 
+/// The default run's URLs and the demo server that answers them: `count` URLs, the demo's list
+/// cycled, plus in that list one URL where nothing listens.
+#[derive(Debug)]
+pub struct DemoRun {
+    server: DemoServer,
+    /// Kept bound until the run is over, so that its URL stays refused.
+    _refused: RefusedPort,
+    urls: Vec<Url>,
+}
+
+impl DemoRun {
+    /// Starts the demo server and picks the run's URLs.
+    pub async fn start(count: usize) -> io::Result<Self> {
+        let server = DemoServer::start().await?;
+        let refused = RefusedPort::bind()?;
+        let mut list = server.demo_urls();
+        list.push(refused.url().clone());
+        let urls = list.iter().cycle().take(count).cloned().collect();
+        Ok(Self {
+            server,
+            _refused: refused,
+            urls,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`, where the server listens.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.server.address)
+    }
+
+    /// The URLs to fetch, handed over (a second call gets none).
+    pub fn take_urls(&mut self) -> Vec<Url> {
+        std::mem::take(&mut self.urls)
+    }
+
+    /// Stops the server, then frees the refused port.
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+}
+
 /// A URL on 127.0.0.1 where connecting is refused: its port is bound but not listening, and
 /// stays so (and out of anyone else's hands) for as long as this value lives.
 #[derive(Debug)]

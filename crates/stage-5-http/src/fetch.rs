@@ -12,6 +12,8 @@ use tokio::sync::Mutex;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use crate::pool::JobError;
+
 /// How the client behaves.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FetchSettings {
@@ -46,12 +48,11 @@ pub enum Answer {
     Connect(String),
     /// The connection broke or the answer was not valid HTTP.
     Broken(String),
-    /// The run was cancelled first.
-    Cancelled,
 }
 // ANCHOR_END: answer
 
-/// One URL's result.
+/// One URL's result: the answer if the server gave one (the pool's `Completed`), or why there is
+/// none (its `Failed`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetch {
     /// How it ended.
@@ -79,7 +80,6 @@ impl fmt::Display for Answer {
             Self::Timeout => f.write_str("timed out"),
             Self::Connect(reason) => write!(f, "cannot connect: {reason}"),
             Self::Broken(reason) => write!(f, "broken answer: {reason}"),
-            Self::Cancelled => f.write_str("cancelled"),
         }
     }
 }
@@ -195,41 +195,54 @@ impl Fetcher {
     // ANCHOR: fetch
     /// Fetches `url`: waits its turn under the rate limit, tries, and retries what is worth
     /// retrying with exponential backoff, until it has an answer, runs out of retries, or the
-    /// run is cancelled.
-    pub async fn fetch(&self, url: Url, token: &CancellationToken) -> Fetch {
-        let attempts = AtomicU32::new(0);
-        let first_attempt = OnceLock::new();
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.settings.backoff)
-            .with_max_times(self.settings.retries as usize);
-        let attempt = || async {
+    /// run is cancelled. An answer, whatever its status, is `Ok`; no answer is a failure.
+    pub async fn fetch(
+        &self,
+        url: Url,
+        token: &CancellationToken,
+    ) -> Result<Fetch, JobError<Fetch>> {
+        let attempts = &AtomicU32::new(0);
+        let first_attempt = &OnceLock::new();
+        let attempt = |url: Url| async move {
             if let Some(rate) = &self.rate {
                 rate.wait_turn().await;
             }
             // Latency counts from the first request on the wire, not from the wait for a turn.
             first_attempt.get_or_init(Instant::now);
-            attempts.fetch_add(1, Ordering::SeqCst);
-            self.attempt(url.clone()).await
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(url).await
         };
-        let retried = attempt.retry(backoff).when(Failure::is_retryable);
-        let answer = tokio::select! {
+        let tried = async {
+            if self.settings.retries == 0 {
+                // Nothing to retry: no backoff policy to build, and no copy of the URL to keep.
+                return attempt(url).await;
+            }
+            let backoff = ExponentialBuilder::default()
+                .with_min_delay(self.settings.backoff)
+                .with_max_times(self.settings.retries as usize);
+            (|| attempt(url.clone()))
+                .retry(backoff)
+                .when(Failure::is_retryable)
+                .await
+        };
+        let result = tokio::select! {
             biased;
-            () = token.cancelled() => Answer::Cancelled,
-            result = retried => match result {
-                Ok(answer) => answer,
-                Err(Failure::Status(answer)) => answer,
-                Err(Failure::Timeout) => Answer::Timeout,
-                Err(Failure::Connect(reason)) => Answer::Connect(reason),
-                Err(Failure::Broken(reason)) => Answer::Broken(reason),
-            },
+            () = token.cancelled() => return Err(JobError::Cancelled),
+            result = tried => result,
         };
-        Fetch {
+        let fetch = |answer| Fetch {
             answer,
             latency: first_attempt
                 .get()
                 .map(|start: &Instant| start.elapsed())
                 .unwrap_or_default(),
-            attempts: attempts.load(Ordering::SeqCst),
+            attempts: attempts.load(Ordering::Relaxed),
+        };
+        match result {
+            Ok(answer) | Err(Failure::Status(answer)) => Ok(fetch(answer)),
+            Err(Failure::Timeout) => Err(JobError::Failed(fetch(Answer::Timeout))),
+            Err(Failure::Connect(reason)) => Err(JobError::Failed(fetch(Answer::Connect(reason)))),
+            Err(Failure::Broken(reason)) => Err(JobError::Failed(fetch(Answer::Broken(reason)))),
         }
     }
     // ANCHOR_END: fetch
@@ -276,4 +289,56 @@ impl Fetcher {
         Ok(answer)
     }
     // ANCHOR_END: attempt
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::time::Instant;
+
+    use super::*;
+
+    /// tokio's paused clock: the limiter's ticks take no real time, and time moves only when
+    /// every task is waiting, so the turns come exactly on its schedule however busy the machine
+    /// is. Eight workers share a limit of 20 a second and each takes turns as fast as it can.
+    #[tokio::test(start_paused = true)]
+    async fn the_rate_limit_hands_out_turns_exactly_a_period_apart() {
+        let rate = Arc::new(RateLimit::per_second(20));
+        let start = Instant::now();
+        let turns = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (rate, turns) = (Arc::clone(&rate), Arc::clone(&turns));
+                tokio::spawn(async move {
+                    for _ in 0..5 {
+                        rate.wait_turn().await;
+                        turns.lock().expect("no panic").push(start.elapsed());
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.await.expect("no panic");
+        }
+        let mut turns = turns.lock().expect("no panic").clone();
+        turns.sort_unstable();
+        let expected: Vec<Duration> = (0..40).map(|k| Duration::from_millis(50) * k).collect();
+        assert_eq!(turns, expected);
+    }
+
+    /// After a pause, the next turn comes at once and the one after a whole period later: no
+    /// burst makes up for the turns nobody took.
+    #[tokio::test(start_paused = true)]
+    async fn no_burst_after_a_pause() {
+        let rate = RateLimit::per_second(10);
+        let start = Instant::now();
+        rate.wait_turn().await;
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        rate.wait_turn().await;
+        let after_pause = start.elapsed();
+        rate.wait_turn().await;
+        assert_eq!(after_pause, Duration::from_millis(1_000));
+        assert_eq!(start.elapsed(), Duration::from_millis(1_100));
+    }
 }

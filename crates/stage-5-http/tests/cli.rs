@@ -1,14 +1,21 @@
 //! The stage-5 program as a user runs it: the default run against its own demo server, its help,
-//! its answers to bad input, and a real SIGINT in the middle of a request that never ends.
+//! its answers to bad input, a real SIGINT in the middle of a request that never ends, and SIGINT
+//! or SIGTERM at 20 moments of the default run.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
 
 use insta::{assert_snapshot, with_settings};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use pool_core::testing::{check_transcript, read_book_output, sort_lines_by_key, stdout_of};
+use test_support::{
+    Finished, PrintedAccount, Spawned, check_transcript, read_book_output, sort_lines_by_key,
+    stdout_of,
+};
 
 fn program() -> Command {
     Command::new(get_cargo_bin("stage-5-http"))
@@ -32,7 +39,7 @@ fn assert_default_run_snapshot(output: &str) {
     let filters = vec![
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
         (r"worker \d+", "worker [W]"),
-        (r" in \d+(\.\d+)?m?s after", " in [LATENCY] after"),
+        (r" in \d+(\.\d+)?(µs|ms|s) after", " in [LATENCY] after"),
         (
             r"latency p50 .*; (\d+ requests) in .*, .* per second; concurrency reached \d+ of",
             "latency [MEASURED]; $1 in [MEASURED]; concurrency reached [N] of",
@@ -97,55 +104,30 @@ fn a_url_file_with_a_bad_line_names_the_line() {
     );
 }
 
-/// Kills the program if a test fails before it ends, so no hour-long run is left behind.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Runs the default URLs with an hour-long timeout, waits until every URL but the one that hangs
-/// has its line, sends `signal`, and returns the exit code and the rest of the output.
-fn interrupt_the_hanging_request(signal: Signal) -> (Option<i32>, String) {
-    let child = program()
-        .args(["--timeout", "1h"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the program starts");
-    let mut running = Running(child);
-    let mut stdout = BufReader::new(running.0.stdout.take().expect("stdout is piped"));
-    let mut lines_seen = 0;
-    let mut line = String::new();
+/// has its line, sends `signal`, and returns how the program ended.
+fn interrupt_the_hanging_request(signal: Signal) -> Finished {
+    let mut program = Spawned::start(program().args(["--timeout", "1h"]));
     // 13 URLs, and `/hang` never ends: after 12 worker lines only it is still in flight.
-    while lines_seen < 12 {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).expect("the program prints") > 0,
-            "output ended"
-        );
-        if line.starts_with("worker") {
-            lines_seen += 1;
-        }
+    for _ in 0..12 {
+        program.read_until(|line| line.starts_with("worker"));
     }
-    let pid = Pid::from_raw(i32::try_from(running.0.id()).expect("a pid fits in an i32"));
-    kill(pid, signal).expect("the signal is delivered");
-    let status = running.0.wait().expect("the program exits");
-    let mut rest = String::new();
-    stdout.read_to_string(&mut rest).expect("stdout is UTF-8");
-    (status.code(), rest)
+    program.signal(signal);
+    program.finish_within(Duration::from_secs(30))
 }
 
-fn assert_interrupted(code: Option<i32>, rest: &str) {
-    assert_eq!(code, Some(130));
+fn assert_interrupted(finished: &Finished) {
+    let output = &finished.stdout;
+    assert_eq!(finished.status.code(), Some(130), "{output}");
     assert!(
-        rest.contains("cancelled in "),
-        "the hanging request was cancelled: {rest}"
+        output.contains("cancelled while running: "),
+        "the hanging request was cancelled: {output}"
     );
-    assert!(rest.contains("interrupted: stopped taking URLs"), "{rest}");
-    let account = rest
+    assert!(
+        output.contains("interrupted: stopped taking URLs"),
+        "{output}"
+    );
+    let account = output
         .lines()
         .find(|line| line.starts_with("account:"))
         .expect("an account line");
@@ -155,12 +137,115 @@ fn assert_interrupted(code: Option<i32>, rest: &str) {
 
 #[test]
 fn sigint_during_a_request_that_never_ends_stops_with_the_account_and_130() {
-    let (code, rest) = interrupt_the_hanging_request(Signal::SIGINT);
-    assert_interrupted(code, &rest);
+    assert_interrupted(&interrupt_the_hanging_request(Signal::SIGINT));
 }
 
 #[test]
 fn sigterm_is_handled_like_ctrl_c() {
-    let (code, rest) = interrupt_the_hanging_request(Signal::SIGTERM);
-    assert_interrupted(code, &rest);
+    assert_interrupted(&interrupt_the_hanging_request(Signal::SIGTERM));
+}
+
+/// When a signal goes to the default run: this long after the program said where its demo
+/// server is (its signal handlers are installed by then), or at once if the last URL's line comes
+/// first. `None` waits for the last line: after the last answer, while the program winds down.
+type Moment = Option<Duration>;
+
+/// 20 moments spread over the default run, which lasts a little over a second (the rate limit
+/// spaces its 22 requests 50 ms apart, and `/hang` times out after 1 s): before the first
+/// request, then every 62 ms through the requests and the wait for `/hang`, and after the last
+/// answer. Fixed, not random, so that a failure names a moment that can be tried again.
+fn moments() -> Vec<Moment> {
+    let mut moments: Vec<Moment> = (0..19)
+        .map(|i| Some(Duration::from_millis(i * 62)))
+        .collect();
+    moments.push(None);
+    moments
+}
+
+/// Starts the default run, sends `signal` at `moment`, and returns how the program ended. A
+/// timed moment is kept by a thread of its own, so that reading the output never delays it; the
+/// moment after the last answer is kept by the reader itself, the instant it has the line.
+fn interrupt_the_default_run(signal: Signal, moment: Moment) -> Finished {
+    let mut program = Spawned::start(&mut program());
+    program.read_until(|line| line.starts_with("demo server"));
+    let pid = Pid::from_raw(i32::try_from(program.child().id()).expect("a pid fits in an i32"));
+    // Once only, whoever gets there first: a second signal would end the program at once.
+    let sent = Arc::new(AtomicBool::new(false));
+    let once = Arc::clone(&sent);
+    let send = move || {
+        if !once.swap(true, Ordering::SeqCst) {
+            kill(pid, signal).expect("the signal is delivered");
+        }
+    };
+    let (last_answer, last_answer_seen) = mpsc::channel::<()>();
+    // Waits for the moment or for the last answer, whichever comes first.
+    let signaller = moment.map(|after| {
+        let send = send.clone();
+        thread::spawn(move || {
+            if last_answer_seen.recv_timeout(after).is_err() {
+                send();
+            }
+        })
+    });
+    // 13 URLs: the 13th worker line is the last answer.
+    let mut answers = 0;
+    while answers < 13 {
+        match program.next_line() {
+            Some(line) if line.starts_with("worker") => answers += 1,
+            Some(_) => {}
+            None => break,
+        }
+    }
+    match signaller {
+        Some(signaller) => {
+            // If the moment has not come yet, it comes now.
+            let _ = last_answer.send(());
+            send();
+            signaller.join().expect("the signal is sent");
+        }
+        None => send(),
+    }
+    program.finish_within(Duration::from_secs(30))
+}
+
+/// SIGINT and SIGTERM, by turns, at 20 moments of the default run, from before the first request
+/// to after the last answer: every run ends with exit code 130 and an account of all 13 URLs,
+/// with a line for each URL a worker took. Four runs at a time, to keep the test short; the
+/// moments are counted from each program's own output, so the runs do not need to keep pace.
+#[test]
+fn a_signal_at_any_moment_of_the_default_run_gives_130_and_the_whole_account() {
+    let signals = [Signal::SIGINT, Signal::SIGTERM];
+    let runs: Vec<(Signal, Moment)> = moments()
+        .into_iter()
+        .enumerate()
+        .map(|(i, moment)| (signals[i % 2], moment))
+        .collect();
+    for batch in runs.chunks(4) {
+        let finished: Vec<Finished> = thread::scope(|scope| {
+            let running: Vec<_> = batch
+                .iter()
+                .map(|&(signal, moment)| {
+                    scope.spawn(move || interrupt_the_default_run(signal, moment))
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|run| run.join().expect("the run's thread does not panic"))
+                .collect()
+        });
+        for (&(signal, moment), run) in batch.iter().zip(finished) {
+            let output = &run.stdout;
+            let context = format!("{signal} at {moment:?}:\n{output}{}", run.stderr);
+            assert_eq!(run.status.code(), Some(130), "{context}");
+            let account = PrintedAccount::in_output(output);
+            assert!(account.adds_up(), "{context}");
+            assert_eq!(account.total, 13, "{context}");
+            let worker_lines = output
+                .lines()
+                .filter(|line| line.starts_with("worker"))
+                .count() as u64;
+            let ran = account.completed + account.failed + account.cancelled;
+            assert_eq!(worker_lines, ran, "{context}");
+        }
+    }
 }
