@@ -313,7 +313,8 @@ enum Moment {
     /// This long after the `started` line: before the first job (at zero), or mid-job.
     AfterStart(Duration),
     /// This long after the ninth result line: every job that completes in the default run has
-    /// finished, and job 10, the last, is running alone towards the deadline half a second on.
+    /// finished, and job 10, the last, is running alone towards the deadline (or, on a busy machine,
+    /// is about to be taken).
     AfterLastCompleted(Duration),
 }
 
@@ -388,9 +389,12 @@ fn a_signal_at_any_moment_of_the_default_run_exits_130_with_a_full_account() {
                 account.adds_up() && account.total == 10,
                 "{signal} at {moment:?}:\n{output}"
             );
+            // After the ninth result, job 10 is either running (cancelled by the signal) or, on
+            // a busy machine, still waiting for the worker that just finished to take it (never
+            // started): both are a full account; what must hold is that nothing else changed.
             if let Moment::AfterLastCompleted(_) = moment {
                 assert_eq!(
-                    (account.completed, account.cancelled),
+                    (account.completed, account.cancelled + account.never_started),
                     (9, 1),
                     "{signal} at {moment:?}:\n{output}"
                 );
