@@ -38,11 +38,15 @@ impl MetricsServer {
     /// Listens on `address` (port 0 picks a free port) and serves `metrics` until dropped.
     /// Fails if the address cannot be bound or the server thread cannot start.
     pub fn start(address: SocketAddr, metrics: Arc<PoolMetrics>) -> io::Result<Self> {
+        Self::serve(address, exporter::registry(metrics))
+    }
+
+    /// Serves whatever `registry` holds: how stage 6 exposes its own metrics on this endpoint.
+    pub fn serve(address: SocketAddr, registry: Registry) -> io::Result<Self> {
         // Bound here, on the caller's thread, so that a bad address is an error the caller sees.
         let listener = TcpListener::bind(address)?;
         let address = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
-        let registry = exporter::registry(metrics);
         let stop = Arc::clone(&stopping);
         let thread = thread::Builder::new()
             .name("metrics".to_owned())
