@@ -95,9 +95,9 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>, measurement: Duration) {
         .measurement_time(measurement);
 }
 
-/// A tokio runtime with one worker thread per core of the benchmark machine (two here), as the
-/// stage-5 program builds it.
-fn tokio_runtime() -> Runtime {
+/// The demo server's runtime in the `http` group: tokio's default, a worker thread per core of
+/// the benchmark machine (two here), as a server would run.
+fn demo_server_runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -324,7 +324,7 @@ fn bench_pools(
     // pool runs: with one runtime kept alive for the whole group, its idle worker threads took
     // CPU from the thread pools measured after them (in the run that showed it, stage 4 measured
     // 1.32 times stage 3 at W2/Q100 that way, and 0.97 times with the runtime gone).
-    let runtime = tokio_runtime();
+    let runtime = stage_5_http::runtime().expect("stage 5's runtime starts");
     group.bench_function(id("stage-5-http"), |b| {
         b.iter(|| {
             let token = CancellationToken::new();
@@ -557,11 +557,11 @@ fn http_requests(c: &mut Criterion) {
         ("20ms-latency", "/delay/20", 2_000),
     ];
     let go = GO_REFERENCE.as_ref();
-    let server_runtime = tokio_runtime();
+    let server_runtime = demo_server_runtime();
     let server = server_runtime
         .block_on(DemoServer::start())
         .expect("the demo server starts");
-    let runtime = tokio_runtime();
+    let runtime = stage_5_http::runtime().expect("stage 5's runtime starts");
     let settings = FetchSettings {
         timeout: Duration::from_secs(10),
         max_body: 1024 * 1024,

@@ -153,6 +153,18 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
+// ANCHOR: runtime
+/// The runtime the program runs on: tokio's current-thread runtime, every task on the calling
+/// thread. The work is waiting on sockets, and one thread keeps up with that for many workers;
+/// a second thread would only add wake-ups between the two, which is what the profile in the
+/// chapter found the multi-threaded runtime spending its time on. The benchmarks use this too.
+pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+// ANCHOR_END: runtime
+
 // ANCHOR: run
 /// The stage-5 program: fetches `urls` (starting the demo server first if they are the demo's),
 /// printing a line per URL or a progress bar, then a summary and the account. Cancelling `token`

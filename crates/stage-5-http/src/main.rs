@@ -87,10 +87,7 @@ fn main() -> ExitCode {
         },
         progress_bar: std::io::stdout().is_terminal(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match stage_5_http::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
