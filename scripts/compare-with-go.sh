@@ -33,8 +33,12 @@ fi
 
 # Built first, so that the time measured below is the measuring alone.
 cargo bench --bench pools --no-run
+cargo bench -p stage-6-distributed --bench distributed --no-run
 measuring_started=$(date +%s)
 cargo bench --bench pools -- ${filter:+"$filter"}
+# Stage 6's bench lives in its crate, beside the worker program it starts; without redis-server
+# it says so and measures nothing.
+cargo bench -p stage-6-distributed --bench distributed -- ${filter:+"$filter"}
 echo $(( $(date +%s) - measuring_started )) > "$extra/measuring-seconds.txt"
 
 # The memory of idle workers: not a criterion benchmark, one run of each probe.

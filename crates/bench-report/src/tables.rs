@@ -189,6 +189,12 @@ enum Column {
         baseline: &'static str,
         only: &'static [&'static str],
     },
+    /// The row's jobs a second as a share of another point's, `baseline`: how close the row
+    /// comes to a ceiling measured in the same run.
+    ShareOf {
+        header: &'static str,
+        baseline: &'static str,
+    },
     /// The ideal time of a run of a route of the `http` group, and the share of it the median
     /// reached: (route, latency in ns, workers).
     Ideal(&'static [(&'static str, f64, u64)]),
@@ -399,6 +405,37 @@ const LISTS: &[ListTable] = &[
         ],
     },
     ListTable {
+        name: "distributed",
+        title: "distributed: stage 6's worker processes draining 20 000 trivial jobs from a \
+                private Redis on a unix socket, each process with as many workers as its read \
+                count; and redis-benchmark's pipelined `XADD`s on the same server",
+        label_header: "worker processes × read count",
+        rows: Rows::Fixed(&[
+            ("distributed/1-processes/read-1", "1 × 1", ""),
+            ("distributed/1-processes/read-10", "1 × 10", ""),
+            ("distributed/1-processes/read-100", "1 × 100", ""),
+            ("distributed/2-processes/read-1", "2 × 1", ""),
+            ("distributed/2-processes/read-10", "2 × 10", ""),
+            ("distributed/2-processes/read-100", "2 × 100", ""),
+            ("distributed/4-processes/read-1", "4 × 1", ""),
+            ("distributed/4-processes/read-10", "4 × 10", ""),
+            ("distributed/4-processes/read-100", "4 × 100", ""),
+            (
+                "distributed/redis-benchmark/pipelined-xadd",
+                "redis-benchmark, `XADD` 50 to a pipeline",
+                "",
+            ),
+        ]),
+        columns: &[
+            Column::PerJob("per job"),
+            Column::PerSecond("jobs a second"),
+            Column::ShareOf {
+                header: "of the `XADD` ceiling",
+                baseline: "distributed/redis-benchmark/pipelined-xadd",
+            },
+        ],
+    },
+    ListTable {
         name: "cancellation",
         title: "cancellation: from the deadline to every stage-3 worker joined, every worker mid-job",
         label_header: "workers",
@@ -477,6 +514,7 @@ const SHOWN_GROUPS: &[&str] = &[
     "reference",
     "job-cost",
     "http",
+    "distributed",
     "cancellation",
 ];
 
@@ -627,7 +665,9 @@ fn list_table(record: &Record, table: &ListTable) -> Option<Table> {
         .iter()
         .copied()
         .filter(|column| match column {
-            Column::Versus { baseline, .. } | Column::PerSecondOf { baseline, .. }
+            Column::Versus { baseline, .. }
+            | Column::PerSecondOf { baseline, .. }
+            | Column::ShareOf { baseline, .. }
                 if record.point(baseline).is_none() =>
             {
                 if !missing.contains(&missing_point(baseline)) {
@@ -653,6 +693,7 @@ fn list_table(record: &Record, table: &ListTable) -> Option<Table> {
             | Column::ChangeFromAbove(header)
             | Column::PerSecond(header)
             | Column::PerSecondOf { header, .. }
+            | Column::ShareOf { header, .. }
             | Column::Note(header) => headers.push((*header).to_owned()),
         }
     }
@@ -700,6 +741,12 @@ fn list_table(record: &Record, table: &ListTable) -> Option<Table> {
                         _ => "—".to_owned(),
                     });
                 }
+                Column::ShareOf { baseline, .. } => line.push(match record.point(baseline) {
+                    Some(base) if base.id != point.id => {
+                        format!("{:.0}%", 100.0 * per_second(point) / per_second(base))
+                    }
+                    _ => "—".to_owned(),
+                }),
                 Column::Ideal(routes) => {
                     match routes.iter().find(|(route, _, _)| *route == row.key) {
                         Some((_, latency, workers)) => {
@@ -1133,6 +1180,10 @@ pub fn missing(record: &Record) -> Vec<String> {
         ("reference", "run `cargo bench`"),
         ("job-cost", "run `cargo bench`"),
         ("http", "run `cargo bench`"),
+        (
+            "distributed",
+            "install redis-server and run `cargo bench -p stage-6-distributed`",
+        ),
         ("cancellation", "run `cargo bench`"),
     ] {
         if !record.points.iter().any(|point| point.group == group) {

@@ -8,3 +8,4 @@ pub mod stage_2;
 pub mod stage_3;
 pub mod stage_4;
 pub mod stage_5;
+pub mod stage_6;

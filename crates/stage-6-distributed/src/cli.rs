@@ -1,0 +1,121 @@
+//! The command line: `stage-6-distributed [--redis URL] [--name NAME] [COMMAND]`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use pool_core::cli::{
+    parse_duration, parse_job_count, parse_positive_count, parse_positive_duration,
+    parse_worker_count,
+};
+
+use crate::redis_broker;
+
+/// The pool beyond one process: worker processes sharing a Redis stream through a consumer group.
+///
+/// With no command, a demo: a private Redis, three worker processes, one killed mid-job and its
+/// job taken over, one poison job dead-lettered, and the account.
+#[derive(Debug, Parser)]
+#[command(version, max_term_width = 100)]
+pub struct Cli {
+    /// The broker: redis://host:port or redis+unix:///path/to/redis.sock [default: a private
+    /// Redis for the demo]
+    #[arg(long, env = "REDIS_URL", value_name = "URL", global = true, value_parser = parse_redis_url)]
+    pub redis: Option<String>,
+    /// Prefixes every key, so that runs can share one Redis
+    #[arg(long, value_name = "NAME", default_value = "pool", global = true, value_parser = parse_name)]
+    pub name: String,
+    /// How log lines look (their level comes from RUST_LOG; default info)
+    #[arg(long, value_name = "FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    /// What to do [default: the demo]
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line a record, for people.
+    Text,
+    /// One JSON object a record, for machines.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add jobs to the stream
+    Produce(ProduceArgs),
+    /// Run one worker process: take jobs from the stream until stopped
+    Work(WorkArgs),
+    /// Print the queue's state: submitted, completed, pending, dead-lettered, duplicates
+    Status(StatusArgs),
+}
+
+/// `produce`.
+#[derive(Debug, clap::Args)]
+pub struct ProduceArgs {
+    /// Jobs to add
+    #[arg(long, value_name = "N", default_value = "10", value_parser = parse_job_count,
+          allow_negative_numbers = true)]
+    pub jobs: u64,
+    /// The work each job does (a sleep this long)
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub delay: Duration,
+    /// Make every K-th job a poison job that fails on every delivery
+    #[arg(long, value_name = "K", value_parser = parse_positive_count,
+          allow_negative_numbers = true)]
+    pub fail_every: Option<u64>,
+    /// Never let more than B jobs be waiting or in flight: wait for the workers first
+    #[arg(long, value_name = "B", value_parser = parse_positive_count,
+          allow_negative_numbers = true)]
+    pub max_backlog: Option<u64>,
+}
+
+/// `work`.
+#[derive(Debug, clap::Args)]
+pub struct WorkArgs {
+    /// Jobs this process runs at once (also the most it reads at a time)
+    #[arg(long, value_name = "N", default_value = "4", value_parser = parse_worker_count,
+          allow_negative_numbers = true)]
+    pub workers: usize,
+    /// How long a job may go without news from its worker before another worker takes it over
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
+    pub lease: Duration,
+    /// Deliveries a job gets before it moves to the dead-letter stream
+    #[arg(long, value_name = "K", default_value = "3", value_parser = parse_positive_count,
+          allow_negative_numbers = true)]
+    pub max_deliveries: u64,
+    /// Exit after this long with nothing to do [default: run until stopped]
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub exit_when_idle: Option<Duration>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9100) while this process works
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// This process's name in the consumer group; it must be unique [default: HOST-PID]
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub consumer: Option<String>,
+}
+
+/// `status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// One JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_redis_url(text: &str) -> Result<String, String> {
+    redis_broker::check_url(text)?;
+    Ok(text.to_owned())
+}
+
+/// Names become parts of Redis keys and log lines: keep them to letters, digits, `-`, `_`, `.`.
+fn parse_name(text: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if text.is_empty() || text.len() > 64 || !text.chars().all(allowed) {
+        return Err("use 1 to 64 letters, digits, '-', '_' or '.'".to_owned());
+    }
+    Ok(text.to_owned())
+}
