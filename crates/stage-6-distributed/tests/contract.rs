@@ -391,16 +391,25 @@ async fn a_completed_job_is_never_delivered_again(
     Ok(())
 }
 
+/// Job 1 delivered to `a`, then, once its lease ran out, taken over by `b`: both deliveries.
+async fn delivered_twice(
+    broker: &impl Broker,
+    lease: Lease,
+) -> Result<(Vec<Delivery>, Vec<Delivery>), BrokerError> {
+    broker.submit(spec(1)).await?;
+    let first = broker.read_new("a", 10, lease.short_block()).await?;
+    lease.wait_past().await;
+    let second = broker.claim_expired("b", lease.0, 10).await?;
+    Ok((first, second))
+}
+
 /// A job taken over while its first run was still going runs twice: the first run to finish
 /// records its output, the other finds it recorded, and both runs are counted.
 async fn a_second_run_finds_duplicate_and_both_runs_are_counted(
     broker: &impl Broker,
     lease: Lease,
 ) -> Result<(), BrokerError> {
-    broker.submit(spec(1)).await?;
-    let first = broker.read_new("a", 10, lease.short_block()).await?;
-    lease.wait_past().await;
-    let second = broker.claim_expired("b", lease.0, 10).await?;
+    let (first, second) = delivered_twice(broker, lease).await?;
     assert_eq!((counts(&first), counts(&second)), (vec![1], vec![2]));
 
     assert_eq!(broker.complete(first[0], 100).await?, Recorded::First);
@@ -445,10 +454,7 @@ async fn dead_letter_records_a_job_once_and_acknowledges_it(
     broker: &impl Broker,
     lease: Lease,
 ) -> Result<(), BrokerError> {
-    broker.submit(spec(1)).await?;
-    let first = broker.read_new("a", 10, lease.short_block()).await?;
-    lease.wait_past().await;
-    let second = broker.claim_expired("b", lease.0, 10).await?;
+    let (first, second) = delivered_twice(broker, lease).await?;
 
     broker.dead_letter(second[0], "boom").await?;
     assert_eq!(broker.pending_of("b").await?, Vec::<u64>::new());

@@ -307,11 +307,40 @@ fn a_poison_job_is_dead_lettered_after_exactly_k_deliveries() {
         "3",
         "--exit-when-idle",
         "100ms",
+        "--log-format",
+        "json",
     ];
     let worker = harness.worker("tester", &args);
     let ended = finish(worker);
     assert!(ended.status.success(), "{}", ended.stderr);
     assert_all_accounted(&harness, 6, &BTreeSet::from([3, 6]));
+    // Every log line is a JSON object, and every line about a job names the worker, the job
+    // and the delivery: 6 first deliveries, then 2 more of each poison job.
+    let mut deliveries_logged = BTreeSet::new();
+    for line in ended.stderr.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        if let Some(job) = record.get("span") {
+            assert_eq!(job["worker"], "tester", "{line}");
+            deliveries_logged.insert((job["job"].as_u64(), job["delivery"].as_u64()));
+        }
+    }
+    assert_eq!(deliveries_logged.len(), 6 + 2 * 2, "{}", ended.stderr);
+
+    // `status --json`: one object with the queue's counts.
+    let mut status = harness.program();
+    status.args(["status", "--json"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&test_support::stdout_of(&mut status)).expect("one JSON object");
+    assert_eq!(
+        (
+            &status["submitted"],
+            &status["completed"],
+            &status["pending"],
+            &status["dead_lettered"],
+            &status["duplicates"],
+        ),
+        (&6.into(), &4.into(), &0.into(), &2.into(), &0.into())
+    );
     let dead = harness
         .block_on(harness.broker.dead_letters())
         .expect("dead letters");
