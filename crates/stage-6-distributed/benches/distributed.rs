@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
+use stage_6_distributed::cli::work_command;
 use stage_6_distributed::{Broker, PrivateRedis, ProduceSettings, RedisBroker, produce};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
@@ -125,15 +126,7 @@ fn time_one_drain(runtime: &Runtime, url: &str, processes: usize, read_count: us
 
 fn worker(url: &str, name: &str, consumer: &str, read_count: usize) -> Child {
     Command::new(program())
-        .args([
-            "--redis",
-            url,
-            "--name",
-            name,
-            "work",
-            "--consumer",
-            consumer,
-        ])
+        .args(work_command(url, name, consumer))
         .args(["--workers", &read_count.to_string(), "--lease", "1m"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

@@ -106,6 +106,20 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// The start of a command line that runs one `work` process as `consumer` of the queue `name`
+/// at `url`. The demo and the benchmark start workers with it and add the settings they want.
+pub fn work_command<'a>(url: &'a str, name: &'a str, consumer: &'a str) -> [&'a str; 7] {
+    [
+        "--redis",
+        url,
+        "--name",
+        name,
+        "work",
+        "--consumer",
+        consumer,
+    ]
+}
+
 fn parse_redis_url(text: &str) -> Result<String, String> {
     redis_broker::check_url(text)?;
     Ok(text.to_owned())

@@ -17,6 +17,7 @@ use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
+use crate::cli::work_command;
 use crate::server::PrivateRedis;
 use crate::{
     Account, MemoryBroker, ProduceSettings, RedisBroker, WorkMetrics, WorkSettings, produce,
@@ -173,15 +174,7 @@ fn spawn_worker(url: &str, name: &str, consumer: &str) -> Result<WorkerProcess, 
     let lease = humantime::format_duration(SETTINGS.lease).to_string();
     let idle = humantime::format_duration(SETTINGS.exit_when_idle.unwrap_or_default()).to_string();
     let mut child = Command::new(program)
-        .args([
-            "--redis",
-            url,
-            "--name",
-            name,
-            "work",
-            "--consumer",
-            consumer,
-        ])
+        .args(work_command(url, name, consumer))
         .args([
             "--workers",
             &SETTINGS.workers.to_string(),
