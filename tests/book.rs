@@ -347,7 +347,7 @@ fn every_anchor_in_the_code_is_included_by_some_chapter() {
     let mut unused = Vec::new();
     let sources = ["crates", "benches", "src", "go-reference"]
         .iter()
-        .flat_map(|folder| files_under(&root.join(folder), &["rs", "go"]));
+        .flat_map(|folder| files_under(&root.join(folder), &["rs", "go", "lua"]));
     for source in sources {
         let text = fs::read_to_string(&source).expect("a source file is readable");
         let file = source

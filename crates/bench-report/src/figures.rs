@@ -133,6 +133,7 @@ pub const ALLOWED: &[Allowed] = &[
     Allowed { file: "stage-4.md", phrase: "Forty jobs of 200 ms are 8 s of work" },
     Allowed { file: "stage-4.md", phrase: "inside its 10 s deadline" },
     Allowed { file: "stage-4.md", phrase: "up to 1.25× stage 3's cost" },
+    Allowed { file: "stage-4.md", phrase: "a request head is bounded (8 KiB)" },
     // Stage 5's limits, its demo routes, and the ideal the benchmark is held to.
     Allowed { file: "stage-5.md", phrase: "a 10 MiB answer costs about 1 MiB" },
     Allowed { file: "stage-5.md", phrase: "at the 1 MiB cap" },
@@ -141,6 +142,8 @@ pub const ALLOWED: &[Allowed] = &[
     Allowed { file: "stage-5.md", phrase: "2 000 × 20 ms / 64 = 625 ms" },
     Allowed { file: "stage-5.md", phrase: "32 × 20 ms is already 640 ms" },
     Allowed { file: "stage-5.md", phrase: "waits 20 ms for the network" },
+    // Stage 6's floor for a lease.
+    Allowed { file: "stage-6.md", phrase: "The lease has a floor of\n  100 ms here" },
     // The job-cost sweep's and the HTTP bench's parameters, and the platform's sizes.
     Allowed { file: "performance.md", phrase: "jobs of about 100 µs, and at 1 µs" },
     Allowed { file: "performance.md", phrase: "never below 2 KiB" },

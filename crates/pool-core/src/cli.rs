@@ -153,10 +153,18 @@ pub fn parse_queue_capacity(text: &str) -> Result<usize, String> {
     at_most(whole_number(text)?, MAX_QUEUE)
 }
 
-/// A human duration such as `500ms`, `2s` or `1m 30s`.
+/// The longest duration any flag takes: a day. Anything longer is a typo (`1000000000y`), and
+/// would overflow the clock arithmetic it feeds.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A human duration such as `500ms`, `2s` or `1m 30s`, at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|_| "not a duration; write it like 500ms, 2s or 1m30s".to_owned())
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|_| "not a duration; write it like 500ms, 2s or 1m30s".to_owned())?;
+    if duration > MAX_DURATION {
+        return Err("must be at most a day (24h)".to_owned());
+    }
+    Ok(duration)
 }
 
 /// A duration longer than zero, such as a tick or a keep-alive.
@@ -165,6 +173,19 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
         Duration::ZERO => Err("must be longer than 0".to_owned()),
         duration => Ok(duration),
     }
+}
+
+/// A duration of at least `least`, for a flag below which the program cannot keep its promises
+/// (a lease shorter than a round trip to the broker, say).
+pub fn parse_duration_at_least(text: &str, least: Duration) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < least {
+        return Err(format!(
+            "must be at least {}",
+            humantime::format_duration(least)
+        ));
+    }
+    Ok(duration)
 }
 
 fn whole_number(text: &str) -> Result<u128, String> {
@@ -249,6 +270,25 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("banana").is_err());
+    }
+
+    #[test]
+    fn durations_are_bounded_on_both_sides() {
+        assert_eq!(parse_duration("24h"), Ok(MAX_DURATION));
+        assert_eq!(
+            parse_duration("1000000000y"),
+            Err("must be at most a day (24h)".to_owned())
+        );
+        assert_eq!(
+            parse_duration("25h"),
+            Err("must be at most a day (24h)".to_owned())
+        );
+        let least = Duration::from_millis(100);
+        assert_eq!(
+            parse_duration_at_least("1ns", least),
+            Err("must be at least 100ms".to_owned())
+        );
+        assert_eq!(parse_duration_at_least("100ms", least), Ok(least));
     }
 
     #[test]

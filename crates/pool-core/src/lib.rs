@@ -4,13 +4,14 @@
 //! lives in each stage crate. This crate holds the vocabulary they all speak (a [`Job`], a
 //! [`JobResult`]), the work they run ([`work`]), how they print ([`Console`], [`Clock`]), the flags
 //! they accept and the exit codes they end with ([`cli`]), the text of a panic and of a measured
-//! duration ([`panic_message`], [`short_duration`]), and the picture they draw of a run
-//! ([`timeline`]). It ships no test code: the helpers the tests share are in the dev-only
-//! `test-support` crate.
+//! duration ([`panic_message`], [`short_duration`]), a lock that survives a panic ([`lock`]), and
+//! the picture they draw of a run ([`timeline`]). It ships no test code: the helpers the tests
+//! share are in the dev-only `test-support` crate.
 
 pub mod cli;
 mod clock;
 mod console;
+mod sync;
 mod text;
 pub mod timeline;
 pub mod work;
@@ -19,7 +20,8 @@ use std::time::SystemTime;
 
 pub use clock::{Clock, WallTime};
 pub use console::{Capture, Console};
-pub use text::{panic_message, short_duration};
+pub use sync::lock;
+pub use text::{number_ranges, panic_message, short_duration};
 
 // ANCHOR: job
 /// One unit of work: the pool's input.

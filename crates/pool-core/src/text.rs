@@ -27,6 +27,31 @@ pub fn short_duration(duration: Duration) -> String {
     }
 }
 
+/// Numbers as runs: `1–3, 7, 9–10` for 1, 2, 3, 7, 9, 10. The numbers are sorted first, and a
+/// number given twice counts once. A list of job numbers stays one short line however long it is.
+pub fn number_ranges(numbers: impl IntoIterator<Item = u64>) -> String {
+    let mut numbers: Vec<u64> = numbers.into_iter().collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for number in numbers {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == number => *last = number,
+            _ => runs.push((number, number)),
+        }
+    }
+    runs.iter()
+        .map(|&(first, last)| {
+            if first == last {
+                first.to_string()
+            } else {
+                format!("{first}–{last}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +66,14 @@ mod tests {
         assert_eq!(panic_message(formatted.as_ref()), "job 7 broke");
         let other = std::panic::catch_unwind(|| std::panic::panic_any(42)).expect_err("it panics");
         assert_eq!(panic_message(other.as_ref()), "(no message)");
+    }
+
+    #[test]
+    fn numbers_print_as_runs() {
+        assert_eq!(number_ranges([3, 1, 2, 7, 9, 10, 10]), "1–3, 7, 9–10");
+        assert_eq!(number_ranges([5]), "5");
+        assert_eq!(number_ranges(201..=400), "201–400");
+        assert_eq!(number_ranges([]), "");
     }
 
     #[test]

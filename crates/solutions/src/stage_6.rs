@@ -100,8 +100,9 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use pool_core::Job;
-    use stage_6_distributed::{Broker, JobSpec, MemoryBroker, WorkMetrics, work};
+    use stage_6_distributed::{
+        Demo, Inspect, MemoryBroker, ProduceSettings, WorkMetrics, produce, run_pool,
+    };
     use tokio::time::Instant;
     use tokio_util::sync::CancellationToken;
 
@@ -117,17 +118,21 @@ mod tests {
             let settings = WorkSettings {
                 workers: 2,
                 lease: Duration::from_millis(lease_ms),
+                job_timeout: Duration::from_secs(60),
                 max_deliveries,
                 exit_when_idle: Some(Duration::from_millis(300)),
             };
             let work_time = Duration::from_millis(100);
             let broker = Arc::new(MemoryBroker::new());
-            let poison = JobSpec {
-                job: Job { id: 1, number: 7 },
+            let poison = ProduceSettings {
+                jobs: 1,
                 work: work_time,
-                poison: true,
+                fail_every: Some(1),
+                max_backlog: None,
             };
-            broker.submit(poison).await.expect("the job is added");
+            produce(&*broker, poison, &CancellationToken::new())
+                .await
+                .expect("the job is added");
 
             let started = Instant::now();
             let worker = tokio::spawn({
@@ -135,14 +140,17 @@ mod tests {
                 async move {
                     let metrics = WorkMetrics::default();
                     let stop = CancellationToken::new();
-                    work(broker, "only", settings, &metrics, &stop).await
+                    run_pool(broker, "only", settings, Demo, &metrics, &stop).await
                 }
             });
             while broker.dead_letters().await.expect("in memory").is_empty() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             let took = started.elapsed();
-            let account = worker.await.expect("the worker process ends");
+            let tally = worker
+                .await
+                .expect("the worker process ends")
+                .expect("the queue keeps its state");
 
             let (earliest, latest) = dead_letter_window(&settings, work_time);
             // The test looks every millisecond, and tokio's timer ends each sleep on a whole
@@ -152,10 +160,9 @@ mod tests {
                 earliest <= took && took <= latest + late,
                 "{settings:?}: dead-lettered after {took:?}, not in {earliest:?}..={latest:?}"
             );
-            let tries = usize::try_from(max_deliveries).expect("a small count");
-            assert_eq!(account.handled.len(), tries);
-            assert_eq!(account.dead_lettered(), 1);
-            assert_eq!(account.left_for_retry(), tries - 1);
+            assert_eq!(tally.deliveries, max_deliveries);
+            assert_eq!(tally.dead_lettered, 1);
+            assert_eq!(tally.left_for_retry, max_deliveries - 1);
         }
     }
 
@@ -178,8 +185,7 @@ mod tests {
             submitted,
             completed,
             pending: BTreeMap::from([("some-worker".to_owned(), in_flight)]),
-            dead_lettered: 0,
-            duplicates: 0,
+            ..Status::default()
         }
     }
 

@@ -10,7 +10,7 @@ use clap::Parser;
 use pool_core::Console;
 use pool_core::cli::{self, BAD_INPUT, PoolArgs, StageDefaults};
 use stage_3_cancel::Context;
-use stage_4_scaling::server::MetricsServer;
+use stage_4_scaling::server::{MetricsServer, exposure_warning};
 use stage_4_scaling::{Limits, Policy, PoolMetrics, PoolSettings, Settings, chart};
 
 /// Stage 4 of Worker Pools in Rust: a pool that grows for a burst of jobs and shrinks back when
@@ -136,6 +136,9 @@ fn main() -> ExitCode {
         None => None,
         Some(address) => match MetricsServer::start(address, Arc::clone(&metrics)) {
             Ok(server) => {
+                if let Some(warning) = exposure_warning(server.address()) {
+                    eprintln!("warning: {warning}");
+                }
                 console.line(format_args!("metrics: http://{}/metrics", server.address()));
                 Some(server)
             }

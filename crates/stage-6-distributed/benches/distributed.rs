@@ -19,7 +19,7 @@ use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use stage_6_distributed::cli::work_command;
-use stage_6_distributed::{Broker, PrivateRedis, ProduceSettings, RedisBroker, produce};
+use stage_6_distributed::{Broker, PrivateRedis, ProduceSettings, RedisBroker, Retention, produce};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
@@ -81,7 +81,7 @@ fn time_one_drain(runtime: &Runtime, url: &str, processes: usize, read_count: us
     static RUN: AtomicUsize = AtomicUsize::new(0);
     let name = format!("bench-{}", RUN.fetch_add(1, Ordering::Relaxed));
     let broker = runtime
-        .block_on(RedisBroker::connect(url, &name))
+        .block_on(RedisBroker::connect(url, &name, Retention::default()))
         .expect("the private server answers");
     let settings = ProduceSettings {
         jobs: JOBS,

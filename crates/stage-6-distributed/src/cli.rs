@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use pool_core::cli::{
-    parse_duration, parse_job_count, parse_positive_count, parse_positive_duration,
-    parse_worker_count,
+    parse_duration, parse_duration_at_least, parse_job_count, parse_positive_count,
+    parse_positive_duration, parse_worker_count,
 };
 
-use crate::redis_broker;
+use crate::broker::{check_url, redact};
 
 /// The pool beyond one process: worker processes sharing a Redis stream through a consumer group.
 ///
@@ -18,11 +18,11 @@ use crate::redis_broker;
 #[derive(Debug, Parser)]
 #[command(version, max_term_width = 100)]
 pub struct Cli {
-    /// The broker: redis://host:port or redis+unix:///path/to/redis.sock [default: a private
-    /// Redis for the demo]
-    #[arg(long, env = "REDIS_URL", value_name = "URL", global = true, value_parser = parse_redis_url)]
+    /// The broker: redis://host:port or redis+unix:///path/to/redis.sock [default: the demo and
+    /// `chaos` start a private Redis; the other commands use redis://127.0.0.1:6379]
+    #[arg(long, env = "REDIS_URL", value_name = "URL", global = true)]
     pub redis: Option<String>,
-    /// Prefixes every key, so that runs can share one Redis
+    /// Prefixes every key, so that queues can share one Redis
     #[arg(long, value_name = "NAME", default_value = "pool", global = true, value_parser = parse_name)]
     pub name: String,
     /// How log lines look (their level comes from RUST_LOG; default info)
@@ -31,6 +31,23 @@ pub struct Cli {
     /// What to do [default: the demo]
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The URL checked, or the one-line error for it. clap would repeat a bad value whole in its
+    /// error, password and all, so the URL is checked here, after parsing, and shown redacted.
+    pub fn checked_redis_url(&self) -> Result<Option<&str>, String> {
+        let Some(url) = self.redis.as_deref() else {
+            return Ok(None);
+        };
+        check_url(url).map_err(|problem| {
+            format!(
+                "error: invalid value '{}' for '--redis <URL>': {problem}",
+                redact(url)
+            )
+        })?;
+        Ok(Some(url))
+    }
 }
 
 /// How log lines are written.
@@ -49,8 +66,10 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Run one worker process: take jobs from the stream until stopped
     Work(WorkArgs),
-    /// Print the queue's state: submitted, completed, pending, dead-lettered, duplicates
+    /// Print the queue's account, or one job's record; changes nothing
     Status(StatusArgs),
+    /// Run producers and worker processes while injecting faults, then check every promise
+    Chaos(ChaosArgs),
 }
 
 /// `produce`.
@@ -67,7 +86,7 @@ pub struct ProduceArgs {
     #[arg(long, value_name = "K", value_parser = parse_positive_count,
           allow_negative_numbers = true)]
     pub fail_every: Option<u64>,
-    /// Never let more than B jobs be waiting or in flight: wait for the workers first
+    /// Add a job only while fewer than B are waiting or in flight: wait for the workers first
     #[arg(long, value_name = "B", value_parser = parse_positive_count,
           allow_negative_numbers = true)]
     pub max_backlog: Option<u64>,
@@ -81,8 +100,12 @@ pub struct WorkArgs {
           allow_negative_numbers = true)]
     pub workers: usize,
     /// How long a job may go without news from its worker before another worker takes it over
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
+    /// (100ms to 24h)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_lease)]
     pub lease: Duration,
+    /// How long one run of a job may take before it is stopped and counted as failed
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_job_timeout)]
+    pub job_timeout: Duration,
     /// Deliveries a job gets before it moves to the dead-letter stream
     #[arg(long, value_name = "K", default_value = "3", value_parser = parse_positive_count,
           allow_negative_numbers = true)]
@@ -90,6 +113,13 @@ pub struct WorkArgs {
     /// Exit after this long with nothing to do [default: run until stopped]
     #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
     pub exit_when_idle: Option<Duration>,
+    /// How long a job's result is kept after it ended (1m to 24h)
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_retention)]
+    pub keep_results: Duration,
+    /// The most entries the dead-letter stream keeps; the oldest go first
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_positive_count,
+          allow_negative_numbers = true)]
+    pub keep_dead_letters: u64,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9100) while this process works
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
@@ -104,10 +134,28 @@ pub struct StatusArgs {
     /// One JSON object instead of text
     #[arg(long)]
     pub json: bool,
+    /// Print what became of this job instead of the whole queue
+    #[arg(long, value_name = "ID", value_parser = parse_positive_count,
+          allow_negative_numbers = true)]
+    pub job: Option<u64>,
+}
+
+/// `chaos`.
+#[derive(Debug, clap::Args)]
+pub struct ChaosArgs {
+    /// Jobs the producers add, between them
+    #[arg(long, value_name = "N", default_value = "400", value_parser = parse_job_count,
+          allow_negative_numbers = true)]
+    pub jobs: u64,
+    /// Roughly how many seconds the faults go on
+    #[arg(long, value_name = "S", default_value = "6", value_parser = parse_chaos_seconds,
+          allow_negative_numbers = true)]
+    pub seconds: u64,
 }
 
 /// The start of a command line that runs one `work` process as `consumer` of the queue `name`
-/// at `url`. The demo and the benchmark start workers with it and add the settings they want.
+/// at `url`. The demo, `chaos` and the benchmark start workers with it and add the settings they
+/// want.
 pub fn work_command<'a>(url: &'a str, name: &'a str, consumer: &'a str) -> [&'a str; 7] {
     [
         "--redis",
@@ -120,9 +168,29 @@ pub fn work_command<'a>(url: &'a str, name: &'a str, consumer: &'a str) -> [&'a 
     ]
 }
 
-fn parse_redis_url(text: &str) -> Result<String, String> {
-    redis_broker::check_url(text)?;
-    Ok(text.to_owned())
+/// Below this, a lease is shorter than a slow round trip to the broker plus a scheduler's
+/// hiccup, and live workers lose their jobs; Redis also counts idle time in milliseconds.
+pub const MIN_LEASE: Duration = Duration::from_millis(100);
+
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    parse_duration_at_least(text, MIN_LEASE)
+}
+
+fn parse_job_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration_at_least(text, Duration::from_millis(1))
+}
+
+/// A result kept for less than a minute could be forgotten while a stalled worker still runs
+/// the same job, which would then find no trace of it.
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    parse_duration_at_least(text, Duration::from_secs(60))
+}
+
+fn parse_chaos_seconds(text: &str) -> Result<u64, String> {
+    match parse_positive_count(text)? {
+        seconds if seconds > 3_600 => Err("must be at most 3600 (an hour)".to_owned()),
+        seconds => Ok(seconds),
+    }
 }
 
 /// Names become parts of Redis keys and log lines: keep them to letters, digits, `-`, `_`, `.`.

@@ -11,18 +11,19 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use pool_core::Console;
+use pool_core::{Console, number_ranges};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, Inspect, MemoryBroker, RedisBroker, Retention, redact};
 use crate::cli::work_command;
+use crate::job::Demo;
+use crate::metrics::WorkMetrics;
+use crate::produce::{ProduceSettings, produce};
 use crate::server::PrivateRedis;
-use crate::{
-    Account, MemoryBroker, ProduceSettings, RedisBroker, WorkMetrics, WorkSettings, produce,
-    status_text, work,
-};
+use crate::tally::Tally;
+use crate::worker::{WorkSettings, run_pool};
 
 /// Writes one line of the demo to stdout, whole, whichever task writes it.
 fn say(text: std::fmt::Arguments<'_>) {
@@ -36,6 +37,7 @@ const WORK: Duration = Duration::from_millis(100);
 const SETTINGS: WorkSettings = WorkSettings {
     workers: 2,
     lease: Duration::from_secs(1),
+    job_timeout: Duration::from_secs(10),
     max_deliveries: 2,
     exit_when_idle: Some(Duration::from_millis(300)),
 };
@@ -64,7 +66,7 @@ pub async fn run(redis: Option<&str>, name: &str, stop: &CancellationToken) -> R
             (Some((server, folder)), url)
         }
     };
-    let broker = RedisBroker::connect(&url, name)
+    let broker = RedisBroker::connect(&url, name, Retention::default())
         .await
         .map_err(|error| error.to_string())?;
     let story = with_processes(&broker, &url, name, stop).await;
@@ -82,10 +84,10 @@ async fn with_processes(
     name: &str,
     stop: &CancellationToken,
 ) -> Result<(), String> {
-    introduce(if url.starts_with("redis+unix") {
-        "a private Redis"
+    introduce(&if url.starts_with("redis+unix") {
+        "a private Redis".to_owned()
     } else {
-        url
+        redact(url)
     });
     add_jobs(broker, stop).await?;
     let mut first = spawn_worker(url, name, "worker-1")?;
@@ -97,7 +99,8 @@ async fn with_processes(
         return report(broker).await;
     }
     say(format_args!(
-        "demo: killed worker-1 with SIGKILL while it held jobs {held:?}; they stay pending until their lease runs out"
+        "demo: killed worker-1 with SIGKILL while it held jobs {}; they stay pending until their lease runs out",
+        number_ranges(held.iter().copied())
     ));
 
     let mut others = [
@@ -139,10 +142,10 @@ async fn add_jobs<B: Broker>(broker: &B, stop: &CancellationToken) -> Result<(),
         fail_every: Some(POISON_EVERY),
         max_backlog: None,
     };
-    let added = produce(broker, settings, stop)
+    let produced = produce(broker, settings, stop)
         .await
         .map_err(|error| error.to_string())?;
-    say(format_args!("demo: added {} jobs", added.len()));
+    say(format_args!("demo: {produced}"));
     Ok(())
 }
 
@@ -203,7 +206,7 @@ fn spawn_worker(url: &str, name: &str, consumer: &str) -> Result<WorkerProcess, 
 }
 
 /// Waits until `consumer` holds as many jobs as it has workers, and returns their ids.
-async fn wait_until_holding<B: Broker>(
+async fn wait_until_holding<B: Inspect>(
     broker: &B,
     consumer: &str,
     stop: &CancellationToken,
@@ -222,19 +225,20 @@ async fn wait_until_holding<B: Broker>(
 
 /// The same story inside this process: the workers are tasks, and the kill is an abort.
 async fn in_process(stop: &CancellationToken) -> Result<(), String> {
-    let broker = Arc::new(MemoryBroker::new());
+    let broker = MemoryBroker::new();
     introduce("the in-process broker");
-    add_jobs(&*broker, stop).await?;
+    add_jobs(&broker, stop).await?;
     let first = spawn_task(&broker, "worker-1", &CancellationToken::new());
-    let held = wait_until_holding(&*broker, "worker-1", stop).await?;
+    let held = wait_until_holding(&broker, "worker-1", stop).await?;
     // The stand-in for SIGKILL: the worker's task, and with it its job tasks, dropped mid-job.
     first.abort();
     let _ = first.await;
     if stop.is_cancelled() {
-        return report(&*broker).await;
+        return report(&broker).await;
     }
     say(format_args!(
-        "demo: stopped worker-1 dead while it held jobs {held:?}; they stay pending until their lease runs out"
+        "demo: stopped worker-1 dead while it held jobs {}; they stay pending until their lease runs out",
+        number_ranges(held.iter().copied())
     ));
     let others = [
         spawn_task(&broker, "worker-2", stop),
@@ -244,33 +248,41 @@ async fn in_process(stop: &CancellationToken) -> Result<(), String> {
     for other in others {
         let _ = other.await;
     }
-    report(&*broker).await
+    report(&broker).await
 }
 
+/// A worker process as a task, on its own connection to the in-process broker.
 fn spawn_task(
-    broker: &Arc<MemoryBroker>,
+    broker: &MemoryBroker,
     consumer: &'static str,
     stop: &CancellationToken,
-) -> tokio::task::JoinHandle<Account> {
-    let (broker, stop) = (Arc::clone(broker), stop.clone());
-    tokio::spawn(
-        async move { work(broker, consumer, SETTINGS, &WorkMetrics::default(), &stop).await },
-    )
+) -> tokio::task::JoinHandle<Result<Tally, String>> {
+    let (broker, stop) = (Arc::new(broker.clone()), stop.clone());
+    tokio::spawn(async move {
+        let metrics = WorkMetrics::default();
+        run_pool(broker, consumer, SETTINGS, Demo, &metrics, &stop)
+            .await
+            .map_err(|error| error.to_string())
+    })
 }
 
 /// The account: every dead letter, then the queue's state, which must add up to the jobs added.
-async fn report<B: Broker>(broker: &B) -> Result<(), String> {
+async fn report<B: Inspect>(broker: &B) -> Result<(), String> {
     for dead in broker
         .dead_letters()
         .await
         .map_err(|error| error.to_string())?
     {
+        let what = match dead.job_id {
+            Some(job_id) => format!("job {job_id}"),
+            None => format!("entry {}", dead.entry),
+        };
         say(format_args!(
-            "dead letter: job {} after {} deliveries: {}",
-            dead.job_id, dead.deliveries, dead.error
+            "dead letter: {what} after {} deliveries: {}",
+            dead.deliveries, dead.error
         ));
     }
     let status = broker.status().await.map_err(|error| error.to_string())?;
-    say(format_args!("{}", status_text(&status)));
+    say(format_args!("{status}"));
     Ok(())
 }

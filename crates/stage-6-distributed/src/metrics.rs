@@ -8,7 +8,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use stage_4_scaling::server::MetricsServer;
 
-use crate::{Handled, Settled};
+use crate::delivery::Settled;
 
 // ANCHOR: metrics
 /// What a worker process counts as it goes. Each value is shared with the registry, so a
@@ -20,6 +20,7 @@ pub struct WorkMetrics {
     taken_over: Counter,
     dead_lettered: Counter,
     duplicates: Counter,
+    lease_lost: Counter,
     in_flight: Gauge,
     lag: Gauge,
 }
@@ -35,16 +36,17 @@ impl WorkMetrics {
     }
 
     /// A delivery ended as `handled` says.
-    pub fn ended(&self, handled: &Handled) {
+    pub fn ended(&self, settled: &Settled) {
         self.in_flight.dec();
-        match handled.settled {
+        match settled {
             Settled::Recorded => self.completed.inc(),
             Settled::Duplicate => self.duplicates.inc(),
             Settled::LeftForRetry | Settled::Unsettled(_) => self.failed.inc(),
-            Settled::DeadLettered => {
+            Settled::DeadLettered | Settled::NotAJob => {
                 self.failed.inc();
                 self.dead_lettered.inc()
             }
+            Settled::LeaseLost => self.lease_lost.inc(),
         };
     }
 
@@ -64,7 +66,7 @@ impl WorkMetrics {
             ),
             (
                 "failed",
-                "Deliveries that failed (left for retry, dead-lettered or unsettled)",
+                "Deliveries that failed (left for retry, dead-lettered, or left pending)",
                 &self.failed,
             ),
             (
@@ -79,8 +81,13 @@ impl WorkMetrics {
             ),
             (
                 "duplicates",
-                "Runs of jobs whose result was already recorded",
+                "Runs of jobs that had already ended",
                 &self.duplicates,
+            ),
+            (
+                "lease_lost",
+                "Jobs another worker took over while this process ran them",
+                &self.lease_lost,
             ),
         ];
         for (name, help, counter) in counters {

@@ -12,7 +12,8 @@ use common::program;
 use insta::{assert_snapshot, with_settings};
 use insta_cmd::assert_cmd_snapshot;
 use test_support::{
-    Finished, Signal, Spawned, check_transcript, read_book_output, sort_lines_by_key, stdout_of,
+    Finished, Signal, Spawned, check_transcript, check_transcript_with, read_book_output,
+    sort_lines_by_key, stdout_of,
 };
 
 fn demo() -> Command {
@@ -69,7 +70,7 @@ fn the_books_bad_input_transcript_is_what_the_program_prints() {
     let program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_stage-6-distributed"));
     assert_eq!(
         check_transcript("stage-6-distributed-bad-input.txt", &program),
-        5
+        6
     );
 }
 
@@ -98,8 +99,21 @@ fn bad_input_gets_one_line_naming_the_problem_and_exit_2() {
             "malformed_url",
             &["--redis", "localhost:6379", "status"][..],
         ),
+        (
+            "malformed_url_with_a_password",
+            &["--redis", "localhost:secret@6379", "status"],
+        ),
         ("zero_workers", &["work", "--workers", "0"]),
         ("zero_lease", &["work", "--lease", "0s"]),
+        ("a_lease_of_a_nanosecond", &["work", "--lease", "1ns"]),
+        (
+            "a_lease_of_a_billion_years",
+            &["work", "--lease", "1000000000y"],
+        ),
+        ("a_day_and_more_of_work", &["produce", "--delay", "25h"]),
+        ("a_short_retention", &["work", "--keep-results", "10s"]),
+        ("job_zero", &["status", "--job", "0"]),
+        ("chaos_for_ever", &["chaos", "--seconds", "100000"]),
         ("negative_jobs", &["produce", "--jobs", "-3"]),
         ("bad_name", &["--name", "a b", "status"]),
         ("unknown_command", &["frobnicate"]),
@@ -129,6 +143,150 @@ fn a_broker_that_is_not_there_gets_one_line_and_exit_1_without_a_hang() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+/// A password in the broker's URL is never printed: not when the URL is refused, not when the
+/// broker cannot be reached, whether it came by flag or by `REDIS_URL`.
+#[test]
+fn a_password_in_the_url_is_never_printed() {
+    for (args, environment) in [
+        (
+            &["--redis", "redis://:hunter2@127.0.0.1:1", "status"][..],
+            None,
+        ),
+        (&["status"][..], Some("redis://user:hunter2@127.0.0.1:1")),
+        (
+            &["status"][..],
+            Some("redis://127.0.0.1:1?password=hunter2"),
+        ),
+        (&["--redis", "localhost:hunter2@6379", "work"][..], None),
+        (&["--redis", "redis://:hunter2@127.0.0.1:1"][..], None),
+    ] {
+        let mut command = program();
+        command.args(args);
+        if let Some(url) = environment {
+            command.env("REDIS_URL", url);
+        }
+        let output = command.output().expect("the program runs");
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!output.status.success(), "{args:?}: {printed}");
+        assert!(!printed.contains("hunter2"), "{args:?}: {printed}");
+        assert!(printed.contains("***"), "{args:?}: {printed}");
+    }
+}
+
+/// Under `--log-format json`, the error that ends the program is a JSON object too.
+#[test]
+fn a_fatal_error_under_json_logs_is_json() {
+    let output = program()
+        .args([
+            "--log-format",
+            "json",
+            "--redis",
+            "redis://127.0.0.1:1",
+            "status",
+        ])
+        .output()
+        .expect("the program runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let record: serde_json::Value = serde_json::from_str(stderr.trim()).expect("one JSON object");
+    assert_eq!(record["level"], "ERROR");
+    assert!(
+        record["fields"]["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("cannot reach the broker")),
+        "{stderr}"
+    );
+}
+
+/// `chaos` with its default settings injects every fault on a Redis of its own, and every
+/// promise holds.
+#[test]
+fn chaos_with_its_defaults_finds_every_promise_kept() {
+    if common::redis_missing("chaos") {
+        return;
+    }
+    let mut chaos = program();
+    chaos.arg("chaos");
+    let ended = Spawned::start(&mut chaos).finish_within(Duration::from_secs(300));
+    assert!(ended.status.success(), "{}{}", ended.stdout, ended.stderr);
+    for fault in [
+        "2 producers added",
+        "2 entries that are not jobs",
+        "SIGKILL",
+        "SIGSTOP",
+        "CLIENT PAUSE",
+        "maxmemory",
+        "restarted Redis",
+        "restarted without its data",
+    ] {
+        assert!(
+            ended.stdout.contains(fault),
+            "no {fault:?} in:\n{}",
+            ended.stdout
+        );
+    }
+    assert_eq!(
+        ended.stdout.matches("chaos: held:").count(),
+        4,
+        "{}",
+        ended.stdout
+    );
+    assert!(
+        ended.stdout.ends_with("chaos: every promise held\n"),
+        "{}",
+        ended.stdout
+    );
+    // The book's run has the same lines; only the numbers (which jobs the killed worker held, how
+    // many runs were duplicates) may differ.
+    assert_eq!(
+        digits_hidden(&ended.stdout),
+        digits_hidden(&read_book_output("stage-6-distributed-chaos.txt"))
+    );
+}
+
+/// `text` with every number, range and list of them written as `N`, and plurals made singular:
+/// what stays is the run's shape.
+fn digits_hidden(text: &str) -> String {
+    let mut hidden = String::new();
+    let mut in_number = false;
+    for c in text.chars() {
+        let part_of_number = c.is_ascii_digit() || (in_number && c == '–');
+        if !part_of_number {
+            hidden.push(c);
+        } else if !in_number {
+            hidden.push('N');
+        }
+        in_number = part_of_number;
+    }
+    while hidden.contains("N, N") {
+        hidden = hidden.replace("N, N", "N");
+    }
+    hidden
+        .replace("runs,", "run,")
+        .replace("N jobs (", "N job (")
+}
+
+/// The commands the chapter tells a reader to run against a Redis of their own print what the
+/// chapter shows.
+#[test]
+fn the_books_commands_print_what_the_book_shows() {
+    let Some(server) = common::private_redis("book-commands", false) else {
+        return;
+    };
+    let program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_stage-6-distributed"));
+    let url = server.url();
+    let checked = check_transcript_with(
+        "stage-6-distributed-commands.txt",
+        &program,
+        &[("REDIS_URL", &url), ("NO_COLOR", "1")],
+    );
+    assert_eq!(checked, 5);
 }
 
 /// The demo, stopped by `signal` `after` its first line (or, with `None`, after its last line).

@@ -7,8 +7,12 @@ use std::collections::BTreeSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use common::{Harness, harness};
-use stage_6_distributed::{Broker, ProduceSettings, Status, produce};
+use stage_6_distributed::{
+    Broker, Inspect, JobState, ProduceSettings, RedisBroker, Retention, Status, produce,
+};
 use test_support::{Signal, Spawned};
 use tokio_util::sync::CancellationToken;
 
@@ -22,14 +26,14 @@ fn add_jobs(harness: &Harness, jobs: u64, work: Duration, fail_every: Option<u64
         fail_every,
         max_backlog: None,
     };
-    let added = harness
+    let produced = harness
         .block_on(produce(
             &harness.broker,
             settings,
             &CancellationToken::new(),
         ))
         .expect("the jobs are added");
-    assert_eq!(added.len() as u64, jobs);
+    assert_eq!(produced.job_ids.len() as u64, jobs);
 }
 
 fn status(harness: &Harness) -> Status {
@@ -58,6 +62,28 @@ fn held_by(harness: &Harness, consumer: &str) -> Vec<u64> {
         .expect("pending")
 }
 
+/// Every job's record, by number, from the broker.
+fn records(harness: &Harness) -> BTreeMap<u64, stage_6_distributed::JobRecord> {
+    let submitted = status(harness).submitted;
+    (1..=submitted)
+        .filter_map(|job_id| {
+            let record = harness.block_on(harness.broker.job(job_id)).expect("a job");
+            Some((job_id, record?))
+        })
+        .collect()
+}
+
+/// The recorded results, by job (on a fresh queue with one producer, job `n` squares `n`).
+fn results(harness: &Harness) -> BTreeMap<u64, String> {
+    records(harness)
+        .into_iter()
+        .filter_map(|(job_id, record)| match record.state {
+            JobState::Completed { output, .. } => Some((job_id, output)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Every job that was not made to fail has exactly one result, its number squared; nothing is
 /// pending or waiting; the dead letters are exactly the poison jobs.
 fn assert_all_accounted(harness: &Harness, jobs: u64, poison: &BTreeSet<u64>) {
@@ -65,17 +91,16 @@ fn assert_all_accounted(harness: &Harness, jobs: u64, poison: &BTreeSet<u64>) {
     assert_eq!(status.submitted, jobs);
     assert_eq!(status.in_flight(), 0, "{status:?}");
     assert_eq!(status.waiting(), 0, "{status:?}");
-    let results = harness.block_on(harness.broker.results()).expect("results");
-    let expected: Vec<(u64, u64)> = (1..=jobs)
+    let expected: Vec<(u64, String)> = (1..=jobs)
         .filter(|id| !poison.contains(id))
-        .map(|id| (id, id * id))
+        .map(|id| (id, (id * id).to_string()))
         .collect();
-    assert_eq!(results.into_iter().collect::<Vec<_>>(), expected);
+    assert_eq!(results(harness).into_iter().collect::<Vec<_>>(), expected);
     let dead: BTreeSet<u64> = harness
         .block_on(harness.broker.dead_letters())
         .expect("dead letters")
         .iter()
-        .map(|dead| dead.job_id)
+        .filter_map(|dead| dead.job_id)
         .collect();
     assert_eq!(&dead, poison);
 }
@@ -146,8 +171,11 @@ fn killing_workers_loses_no_job_and_reruns_only_what_they_held() {
     );
     // A job that finished on a later delivery than its first was re-run: it must have been in a
     // killed worker's hands (poison jobs are re-run by design and never finish).
-    let runs = harness.block_on(harness.broker.runs()).expect("runs");
-    for (job_id, deliveries) in &runs {
+    for (job_id, record) in records(&harness) {
+        let deliveries = record.runs;
+        if poison.contains(&job_id) {
+            continue;
+        }
         assert_eq!(
             deliveries.len(),
             1,
@@ -155,7 +183,7 @@ fn killing_workers_loses_no_job_and_reruns_only_what_they_held() {
         );
         if deliveries[0] > 1 {
             assert!(
-                held_when_killed.contains(job_id),
+                held_when_killed.contains(&job_id),
                 "job {job_id} was re-run but no killed worker held it"
             );
         }
@@ -181,9 +209,10 @@ fn a_redis_restart_mid_run_loses_nothing() {
     wait_for(&harness, "some jobs done", |status| status.completed >= 200);
     harness.server.restart();
     let broker = harness
-        .block_on(stage_6_distributed::RedisBroker::connect(
+        .block_on(RedisBroker::connect(
             &harness.url,
             &harness.name,
+            Retention::default(),
         ))
         .expect("the restarted server answers");
     harness.broker = broker;
@@ -228,8 +257,7 @@ fn sigterm_finishes_and_acknowledges_the_jobs_in_hand() {
         2,
         "the jobs it never read wait for the next worker"
     );
-    let results = harness.block_on(harness.broker.results()).expect("results");
-    assert_eq!(results.keys().copied().collect::<Vec<_>>(), held);
+    assert_eq!(results(&harness).keys().copied().collect::<Vec<_>>(), held);
 }
 
 #[test]
@@ -257,8 +285,12 @@ fn a_live_worker_keeps_a_job_longer_than_its_lease() {
         assert!(ended.status.success(), "{}", ended.stderr);
         assert!(!ended.stderr.contains("taken over"), "{}", ended.stderr);
     }
-    let runs = harness.block_on(harness.broker.runs()).expect("runs");
-    assert_eq!(runs.get(&1), Some(&vec![1]), "one delivery, one run");
+    let record = harness.block_on(harness.broker.job(1)).expect("job 1");
+    assert_eq!(
+        record.map(|record| record.runs),
+        Some(vec![1]),
+        "one delivery, one run"
+    );
 }
 
 #[test]
@@ -452,6 +484,9 @@ fn the_metrics_endpoint_counts_what_the_worker_did() {
 fn scrape(address: &str) -> String {
     use std::io::{Read, Write};
     let mut connection = std::net::TcpStream::connect(address).expect("the endpoint answers");
+    connection
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
     write!(
         connection,
         "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
@@ -462,4 +497,266 @@ fn scrape(address: &str) -> String {
         .read_to_string(&mut answer)
         .expect("the answer is read");
     answer
+}
+
+/// The job numbers a `produce` process reports: `added 500 jobs: 1–100, 201–300, …`.
+fn numbers_added(line: &str) -> Vec<u64> {
+    let (_, ranges) = line.split_once(": ").expect("added N jobs: ranges");
+    ranges
+        .split(", ")
+        .flat_map(|range| {
+            let (first, last) = range.split_once('–').unwrap_or((range, range));
+            let number = |text: &str| text.trim().parse::<u64>().expect("a job number");
+            number(first)..=number(last)
+        })
+        .collect()
+}
+
+#[test]
+fn two_producers_at_once_each_add_all_their_jobs_with_numbers_of_their_own() {
+    let Some(harness) = harness("two-producers", false) else {
+        return;
+    };
+    let producer = || {
+        let mut produce = harness.program();
+        produce.args(["produce", "--jobs", "1000", "--delay", "0ms"]);
+        Spawned::start(&mut produce)
+    };
+    let (a, b) = (producer(), producer());
+    let (a, b) = (finish(a), finish(b));
+    let mut all = BTreeSet::new();
+    for ended in [a, b] {
+        assert!(ended.status.success(), "{}", ended.stderr);
+        let numbers = numbers_added(ended.stdout.trim());
+        assert_eq!(numbers.len(), 1000, "{}", ended.stdout);
+        for number in numbers {
+            assert!(all.insert(number), "job {number} reported by both");
+        }
+    }
+    assert_eq!(all, (1..=2000).collect());
+    assert_eq!(status(&harness).submitted, 2000);
+}
+
+/// A worker stopped (SIGSTOP) past its lease, mid-job, while another worker takes the job over
+/// and, its deliveries used up, dead-letters it. When the first one wakes and finishes, the job
+/// stays dead-lettered: a job ends one way, and the late run counts as a duplicate.
+#[test]
+fn a_worker_stalled_past_its_lease_cannot_end_a_job_a_second_way() {
+    let Some(harness) = harness("stalled", false) else {
+        return;
+    };
+    add_jobs(&harness, 1, Duration::from_millis(1_500), None);
+    let args = [
+        "--workers",
+        "1",
+        "--lease",
+        "400ms",
+        "--max-deliveries",
+        "1",
+    ];
+    let stalled = harness.worker("stalled", &args);
+    wait_for(&harness, "the job in hand", |status| {
+        status.in_flight() == 1
+    });
+    stalled.signal(Signal::SIGSTOP);
+    let heir = harness.worker(
+        "heir",
+        &[&args[..], &["--exit-when-idle", "200ms"]].concat(),
+    );
+    wait_for(&harness, "the dead letter", |status| {
+        status.dead_lettered == 1
+    });
+    stalled.signal(Signal::SIGCONT);
+    // The stalled worker's job ends, one way or the other (a late run, or a lost lease), and
+    // then it is stopped the usual way.
+    let give_up = Instant::now() + GIVE_UP;
+    while status(&harness).duplicates == 0
+        && !harness
+            .block_on(harness.broker.pending_of("stalled"))
+            .is_ok_and(|held| held.is_empty())
+    {
+        assert!(Instant::now() < give_up, "the stalled worker never woke");
+        thread::sleep(Duration::from_millis(10));
+    }
+    thread::sleep(Duration::from_secs(2));
+    stalled.signal(Signal::SIGTERM);
+    let ended = finish(stalled);
+    assert_eq!(ended.status.code(), Some(130), "{}", ended.stderr);
+    assert!(ended.stdout.contains("0 recorded"), "{}", ended.stdout);
+    assert!(finish(heir).status.success());
+
+    let status = status(&harness);
+    assert_eq!(
+        (status.completed, status.dead_lettered, status.in_flight()),
+        (0, 1, 0),
+        "{status}"
+    );
+    let record = harness.block_on(harness.broker.job(1)).expect("job 1");
+    assert!(
+        matches!(
+            record.map(|record| record.state),
+            Some(JobState::DeadLettered { .. })
+        ),
+        "{status}"
+    );
+}
+
+/// Redis restarted without its data under two busy workers: each says in one line that the
+/// broker lost the queue's state, and exits 1, instead of logging NOGROUP for ever.
+#[test]
+fn a_redis_that_comes_back_empty_stops_every_worker_with_one_line() {
+    let Some(mut harness) = harness("forgetful", false) else {
+        return;
+    };
+    add_jobs(&harness, 500, Duration::from_millis(20), None);
+    let args = ["--workers", "4", "--lease", "1s", "--exit-when-idle", "1s"];
+    let workers = [harness.worker("f1", &args), harness.worker("f2", &args)];
+    wait_for(&harness, "some jobs done", |status| status.completed >= 20);
+    harness.server.restart();
+    for worker in workers {
+        let ended = finish(worker);
+        assert_eq!(ended.status.code(), Some(1), "{}", ended.stderr);
+        let said: Vec<&str> = ended
+            .stderr
+            .lines()
+            .filter(|line| line.contains("lost the queue's state"))
+            .collect();
+        assert_eq!(said.len(), 1, "{}", ended.stderr);
+        assert!(said[0].starts_with("error: "), "{}", ended.stderr);
+        assert_eq!(ended.stderr.lines().last(), Some(said[0]));
+    }
+    // `status` on the emptied server finds no queue at all, and says so.
+    let mut looking = harness.program();
+    let looked = looking.arg("status").output().expect("status runs");
+    assert_eq!(looked.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&looked.stderr).contains("there is no queue named"),
+        "{looked:?}"
+    );
+}
+
+/// One command to the harness's server from outside.
+fn redis_command(harness: &Harness, words: &[&str]) {
+    harness.block_on(async {
+        let mut connection = harness.server.connection().await;
+        redis::cmd(words[0])
+            .arg(&words[1..])
+            .query_async::<redis::Value>(&mut connection)
+            .await
+            .expect("the command runs");
+    });
+}
+
+/// A Redis that refuses writes for a while (out of memory): the workers hold the jobs they ran
+/// and try again, say so once each way, and lose nothing; `status` and a new `work` start on the
+/// full broker and say it is full.
+#[test]
+fn a_full_redis_holds_up_the_workers_and_loses_nothing() {
+    let Some(harness) = harness("full", false) else {
+        return;
+    };
+    add_jobs(&harness, 300, Duration::from_millis(10), None);
+    let args = [
+        "--workers",
+        "4",
+        "--lease",
+        "5s",
+        "--exit-when-idle",
+        "300ms",
+    ];
+    let mut workers = vec![harness.worker("m1", &args), harness.worker("m2", &args)];
+    wait_for(&harness, "some jobs done", |status| status.completed >= 30);
+    redis_command(&harness, &["CONFIG", "SET", "maxmemory", "1"]);
+
+    let mut looking = harness.program();
+    let looked = test_support::stdout_of(looking.arg("status"));
+    assert!(looked.contains("the broker is full"), "{looked}");
+    workers.push(harness.worker("m3", &args));
+    thread::sleep(Duration::from_millis(1_500));
+    redis_command(&harness, &["CONFIG", "SET", "maxmemory", "0"]);
+
+    for worker in workers {
+        let ended = finish(worker);
+        assert!(ended.status.success(), "{}", ended.stderr);
+        let refusals = ended.stderr.matches("refuses writes").count();
+        let recoveries = ended.stderr.matches("accepts writes again").count();
+        assert!(refusals <= 1 && refusals == recoveries, "{}", ended.stderr);
+    }
+    assert_all_accounted(&harness, 300, &BTreeSet::new());
+    assert_eq!(status(&harness).duplicates, 0);
+}
+
+/// A job that runs past `--job-timeout` is stopped, counted as a failed delivery, tried again
+/// after its lease, and dead-lettered with the reason once its deliveries are used up.
+#[test]
+fn a_job_past_its_deadline_is_stopped_retried_and_dead_lettered() {
+    let Some(harness) = harness("deadline", false) else {
+        return;
+    };
+    add_jobs(&harness, 1, Duration::from_secs(30), None);
+    let worker = harness.worker(
+        "impatient",
+        &[
+            "--workers",
+            "1",
+            "--lease",
+            "500ms",
+            "--job-timeout",
+            "200ms",
+            "--max-deliveries",
+            "2",
+            "--exit-when-idle",
+            "200ms",
+        ],
+    );
+    let ended = finish(worker);
+    assert!(ended.status.success(), "{}", ended.stderr);
+    assert!(
+        ended
+            .stdout
+            .contains("1 failed and left for retry, 1 dead-lettered"),
+        "{}",
+        ended.stdout
+    );
+    let letters = harness
+        .block_on(harness.broker.dead_letters())
+        .expect("dead letters");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].error, "ran past its deadline of 200ms");
+    assert_eq!(letters[0].deliveries, 2);
+}
+
+/// A client of the metrics endpoint that sends a byte now and then and never finishes its
+/// request neither blocks a scrape nor keeps the worker from exiting on SIGTERM.
+#[test]
+fn a_slow_metrics_client_blocks_neither_a_scrape_nor_the_exit() {
+    let Some(harness) = harness("metrics-client", false) else {
+        return;
+    };
+    let mut worker = harness.worker("watched", &["--metrics-addr", "127.0.0.1:0"]);
+    let line = worker.read_until(|line| line.starts_with("metrics: "));
+    let address = line
+        .trim_start_matches("metrics: http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let mut slow = std::net::TcpStream::connect(&address).expect("the endpoint accepts");
+    let dribbling = thread::spawn(move || {
+        use std::io::Write;
+        // Until the server hangs up on it, or a minute has passed.
+        for _ in 0..300 {
+            if slow.write_all(b"G").is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    assert!(
+        scrape(&address).contains("stage6_in_flight"),
+        "answered beside the slow client"
+    );
+    worker.signal(Signal::SIGTERM);
+    // The guard is the test's: a worker held by its client would wait it out.
+    let ended = finish(worker);
+    assert_eq!(ended.status.code(), Some(130), "{}", ended.stderr);
+    dribbling.join().expect("the slow client");
 }

@@ -1,74 +1,60 @@
-//! `RedisBroker` against a real `redis-server`: a private one per test, on a Unix socket in the
-//! test's own folder and on no TCP port, so that no test meets another's data or a Redis that
-//! someone runs on this machine.
+//! `RedisBroker` against a real `redis-server`, for what only Redis can do to it: block a read
+//! past the client's timeout, restart, refuse writes when full, hold a key of the wrong type,
+//! lose its group, or not be Redis at all. (What both backends promise is in `contract.rs`.)
 //!
-//! Without `redis-server` on `PATH` each test says loudly that it was skipped, and fails instead
-//! when `CI` is set, so that a CI machine without it cannot pass by testing nothing.
-//!
-//! Leases are short (a few hundred milliseconds) and the tests sleep well past them before they
-//! expect a claim; what must *not* be claimed is checked right away, well within the lease.
+//! Each test has a private server, on a Unix socket in its own folder and on no TCP port, so that
+//! no test meets another's data or a Redis that someone runs on this machine. Without
+//! `redis-server` on `PATH` each test says loudly that it was skipped, and fails instead when `CI`
+//! is set, so that a CI machine without it cannot pass by testing nothing.
 
-use std::collections::BTreeMap;
 use std::future::Future;
+use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
 
 use common::{Server, private_redis};
-use pool_core::Job;
-use stage_6_distributed::redis_broker::check_url;
 use stage_6_distributed::{
-    Broker, BrokerError, DeadLetter, Delivery, JobSpec, Recorded, RedisBroker, Status,
+    Broker, BrokerError, Demo, Inspect, JobSpec, JobState, RedisBroker, Retention, Settlement,
+    WorkMetrics, WorkSettings, run_pool,
 };
 use test_support::scratch_folder;
-
-/// A lease short enough for a test to outlast.
-const LEASE: Duration = Duration::from_millis(200);
-
-/// Well past [`LEASE`].
-const PAST_LEASE: Duration = Duration::from_millis(500);
-
-/// A lease no test outlasts.
-const LONG_LEASE: Duration = Duration::from_secs(60);
+use tokio_util::sync::CancellationToken;
 
 async fn connect(server: &Server, name: &str) -> RedisBroker {
-    RedisBroker::connect(&server.url(), name)
+    RedisBroker::connect(&server.url(), name, Retention::default())
         .await
         .expect("the broker connects")
 }
 
-/// Job `id`: an even id is poison, so that both values of the field go through the stream.
-fn spec(id: u64) -> JobSpec {
+fn payload(n: u32) -> String {
     JobSpec {
-        job: Job {
-            id,
-            number: id + 100,
-        },
-        work: Duration::from_millis(id * 7),
-        poison: id.is_multiple_of(2),
+        number: n,
+        work: Duration::ZERO,
+        poison: false,
     }
+    .encode()
 }
 
-async fn submit_all(broker: &RedisBroker, ids: impl IntoIterator<Item = u64>) {
-    for id in ids {
-        broker.submit(spec(id)).await.expect("submit");
-    }
+async fn submit(broker: &RedisBroker, count: u32) {
+    let payloads: Vec<String> = (1..=count).map(payload).collect();
+    let added = broker
+        .submit("test", 1, &payloads, None)
+        .await
+        .expect("submit");
+    assert_eq!(added.count, u64::from(count));
 }
 
-fn ids(deliveries: &[Delivery]) -> Vec<u64> {
-    deliveries.iter().map(|d| d.spec.job.id).collect()
-}
-
-fn counts(deliveries: &[Delivery]) -> Vec<u64> {
-    deliveries.iter().map(|d| d.count).collect()
-}
-
-fn pending(by_consumer: &[(&str, u64)]) -> BTreeMap<String, u64> {
-    by_consumer
-        .iter()
-        .map(|&(name, count)| (name.to_owned(), count))
-        .collect()
+/// One command to the server from outside, its answer ignored.
+async fn command(server: &Server, words: &[&str]) {
+    let mut connection = server.connection().await;
+    redis::cmd(words[0])
+        .arg(&words[1..])
+        .query_async::<redis::Value>(&mut connection)
+        .await
+        .unwrap_or_else(|error| panic!("{words:?}: {error}"));
 }
 
 /// Runs `op` until it does not fail with [`BrokerError::Lost`], for up to 10 s: what a worker
@@ -78,124 +64,16 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, BrokerError>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let give_up = Instant::now() + Duration::from_secs(10);
     loop {
         match op().await {
             Ok(value) => return value,
-            Err(BrokerError::Lost(reason)) if Instant::now() < deadline => {
-                eprintln!("lost, trying again: {reason}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            Err(BrokerError::Lost(_)) if Instant::now() < give_up => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            Err(e) => panic!("{e}"),
+            Err(e) => panic!("gave up: {e}"),
         }
     }
-}
-
-#[tokio::test]
-async fn every_operation_round_trips() {
-    let Some(server) = private_redis("round-trip", false) else {
-        return;
-    };
-    let broker = connect(&server, "demo").await;
-    assert_eq!(broker.status().await.expect("status"), Status::default());
-    assert_eq!(broker.last_job_id().await.expect("last id"), 0);
-
-    submit_all(&broker, 1..=3).await;
-    // Again, as a producer does that lost the answer: nothing changes.
-    broker
-        .submit(spec(2))
-        .await
-        .expect("submitting again is fine");
-    broker
-        .submit(spec(3))
-        .await
-        .expect("submitting again is fine");
-    assert_eq!(broker.last_job_id().await.expect("last id"), 3);
-
-    let a = broker.read_new("a", 2, Duration::ZERO).await.expect("read");
-    assert_eq!(
-        a,
-        vec![
-            Delivery {
-                spec: spec(1),
-                count: 1
-            },
-            Delivery {
-                spec: spec(2),
-                count: 1
-            }
-        ]
-    );
-    let b = broker
-        .read_new("b", 10, Duration::from_millis(100))
-        .await
-        .expect("read");
-    assert_eq!(ids(&b), [3]);
-    assert_eq!(counts(&b), [1]);
-    // Nothing left: a blocking read times out empty, and so does one that does not block.
-    let none = broker.read_new("b", 10, Duration::from_millis(50)).await;
-    assert_eq!(none, Ok(vec![]));
-    let none = broker.read_new("b", 10, Duration::ZERO).await;
-    assert_eq!(none, Ok(vec![]));
-
-    assert_eq!(broker.pending_of("a").await, Ok(vec![1, 2]));
-    assert_eq!(broker.pending_of("b").await, Ok(vec![3]));
-    assert_eq!(broker.pending_of("nobody").await, Ok(vec![]));
-    let status = broker.status().await.expect("status");
-    assert_eq!(
-        status,
-        Status {
-            submitted: 3,
-            completed: 0,
-            pending: pending(&[("a", 2), ("b", 1)]),
-            dead_lettered: 0,
-            duplicates: 0,
-        }
-    );
-    assert_eq!((status.backlog(), status.waiting()), (3, 0));
-
-    assert_eq!(broker.complete(a[0], 101).await, Ok(Recorded::First));
-    broker
-        .dead_letter(a[1], "poisoned")
-        .await
-        .expect("dead letter");
-    assert_eq!(broker.complete(b[0], 103).await, Ok(Recorded::First));
-
-    assert_eq!(
-        broker.results().await,
-        Ok(BTreeMap::from([(1, 101), (3, 103)]))
-    );
-    assert_eq!(
-        broker.runs().await,
-        Ok(BTreeMap::from([(1, vec![1]), (3, vec![1])]))
-    );
-    assert_eq!(
-        broker.dead_letters().await,
-        Ok(vec![DeadLetter {
-            job_id: 2,
-            deliveries: 1,
-            error: "poisoned".to_owned(),
-        }])
-    );
-    assert_eq!(broker.pending_of("a").await, Ok(vec![]));
-    assert_eq!(
-        broker.status().await,
-        Ok(Status {
-            submitted: 3,
-            completed: 2,
-            pending: BTreeMap::new(),
-            dead_lettered: 1,
-            duplicates: 0,
-        })
-    );
-
-    // Connecting again finds the group there already (BUSYGROUP) and the same queue.
-    let again = connect(&server, "demo").await;
-    assert_eq!(again.status().await, broker.status().await);
-    // Another name is another queue on the same server.
-    let other = connect(&server, "other").await;
-    assert_eq!(other.status().await, Ok(Status::default()));
-    assert_eq!(other.last_job_id().await, Ok(0));
 }
 
 #[tokio::test]
@@ -217,137 +95,183 @@ async fn a_read_blocks_past_the_crates_default_response_timeout() {
 
     // A job submitted while a read blocks is delivered to it.
     let producer = broker.clone();
-    let submit = tokio::spawn(async move {
+    let submitted = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        producer.submit(spec(1)).await
+        submit(&producer, 1).await;
     });
     let read = broker
         .read_new("a", 1, Duration::from_secs(20))
         .await
         .expect("read");
-    assert_eq!(ids(&read), [1]);
-    assert_eq!(submit.await.expect("the producer task"), Ok(()));
+    assert_eq!(read.len(), 1);
+    submitted.await.expect("the producer task");
 }
 
 #[tokio::test]
-async fn claiming_an_expired_lease_raises_the_delivery_count() {
-    let Some(server) = private_redis("claim", false) else {
-        return;
-    };
-    let broker = connect(&server, "demo").await;
-    submit_all(&broker, 1..=2).await;
-    let a = broker.read_new("a", 2, Duration::ZERO).await.expect("read");
-    assert_eq!(counts(&a), [1, 1]);
-
-    // Within the lease nothing is claimed.
-    assert_eq!(broker.claim_expired("b", LONG_LEASE, 10).await, Ok(vec![]));
-
-    tokio::time::sleep(PAST_LEASE).await;
-    let b = broker.claim_expired("b", LEASE, 10).await.expect("claim");
-    assert_eq!(ids(&b), [1, 2]);
-    assert_eq!(counts(&b), [2, 2]);
-    assert_eq!(b[0].spec, spec(1), "the job comes back whole");
-    assert_eq!(broker.pending_of("a").await, Ok(vec![]));
-    assert_eq!(broker.pending_of("b").await, Ok(vec![1, 2]));
-    // Claiming started b's lease.
-    assert_eq!(broker.claim_expired("c", LONG_LEASE, 10).await, Ok(vec![]));
-
-    // `count` bounds a claim.
-    tokio::time::sleep(PAST_LEASE).await;
-    let c = broker.claim_expired("c", LEASE, 1).await.expect("claim");
-    assert_eq!((ids(&c), counts(&c)), (vec![1], vec![3]));
-    let c = broker.claim_expired("c", LEASE, 10).await.expect("claim");
-    assert_eq!((ids(&c), counts(&c)), (vec![2], vec![3]));
-    assert_eq!(
-        broker.status().await.expect("status").pending,
-        pending(&[("c", 2)])
-    );
-}
-
-#[tokio::test]
-async fn extending_a_lease_keeps_the_job_from_being_claimed() {
-    let Some(server) = private_redis("extend", false) else {
-        return;
-    };
-    let broker = connect(&server, "demo").await;
-    submit_all(&broker, 1..=2).await;
-    broker.read_new("a", 2, Duration::ZERO).await.expect("read");
-
-    // A longer lease than elsewhere: what must not happen is checked within it, and a stall of
-    // the test between extending and claiming should not be able to outlast it.
-    let lease = Duration::from_secs(1);
-    let past_lease = Duration::from_millis(1200);
-    tokio::time::sleep(past_lease).await;
-    broker.extend_lease("a", 1).await.expect("extend");
-    // Job 1's lease started again a moment ago; job 2's ran out.
-    let b = broker.claim_expired("b", lease, 10).await.expect("claim");
-    assert_eq!((ids(&b), counts(&b)), (vec![2], vec![2]));
-    assert_eq!(broker.pending_of("a").await, Ok(vec![1]));
-
-    // Extending left job 1's delivery counter alone: claimed once it expires, it is at 2.
-    tokio::time::sleep(past_lease).await;
-    let b = broker.claim_expired("b", lease, 1).await.expect("claim");
-    assert_eq!((ids(&b), counts(&b)), (vec![1], vec![2]));
-
-    // Extending a job that is no longer pending changes nothing.
-    broker.complete(b[0], 101).await.expect("complete");
-    broker.extend_lease("a", 1).await.expect("extend");
-    assert_eq!(broker.pending_of("a").await, Ok(vec![]));
-}
-
-#[tokio::test]
-async fn a_restart_with_append_only_keeps_the_stream_the_group_and_what_is_pending() {
+async fn a_restart_with_append_only_keeps_the_queue_and_what_is_pending() {
     let Some(mut server) = private_redis("restart", true) else {
         return;
     };
     let broker = connect(&server, "demo").await;
-    submit_all(&broker, 1..=3).await;
+    submit(&broker, 3).await;
     let a = broker.read_new("a", 2, Duration::ZERO).await.expect("read");
-    assert_eq!(broker.complete(a[0], 101).await, Ok(Recorded::First));
+    assert_eq!(broker.complete(&a[0], "1").await, Ok(Settlement::Recorded));
 
     server.restart();
 
-    // The same broker reconnects by itself; the first command or two may find the connection
-    // gone, which a worker tries again.
+    // The same broker reconnects by itself (and sends its scripts again, which the restarted
+    // server has forgotten); the first command or two may find the connection gone.
     let status = until_ok(|| broker.status()).await;
-    assert_eq!(
-        status,
-        Status {
-            submitted: 3,
-            completed: 1,
-            pending: pending(&[("a", 1)]),
-            dead_lettered: 0,
-            duplicates: 0,
-        }
-    );
+    assert_eq!((status.submitted, status.completed), (3, 1));
+    assert_eq!(status.in_flight(), 1);
     assert_eq!(until_ok(|| broker.pending_of("a")).await, vec![2]);
-    assert_eq!(until_ok(|| broker.last_job_id()).await, 3);
-    assert_eq!(
-        until_ok(|| broker.results()).await,
-        BTreeMap::from([(1, 101)])
-    );
     // The group remembers what it delivered: only job 3 is new.
     let b = until_ok(|| broker.read_new("b", 10, Duration::ZERO)).await;
-    assert_eq!(ids(&b), [3]);
-    // And the pending job's delivery count survives too.
-    tokio::time::sleep(PAST_LEASE).await;
-    let c = until_ok(|| broker.claim_expired("c", LEASE, 10)).await;
-    assert_eq!((ids(&c), counts(&c)), (vec![2, 3], vec![2, 2]));
-
-    // A broker connected afresh sees the same.
-    let fresh = connect(&server, "demo").await;
-    assert_eq!(fresh.pending_of("c").await, Ok(vec![2, 3]));
+    assert_eq!(b.iter().map(|d| d.job_id).collect::<Vec<_>>(), [3]);
+    // The epoch survived with the data: the earlier delivery still settles.
+    assert_eq!(
+        until_ok(|| broker.complete(&a[1], "4")).await,
+        Settlement::Recorded
+    );
 }
 
-/// Asserts that connecting to `url` fails as unreachable, naming `url`, within a few seconds.
-async fn assert_unreachable(url: &str) {
+/// A step that would fail half-way leaves no part of itself done: the script checks the types of
+/// the keys it writes before its first write, because Redis does not roll a script back.
+#[tokio::test]
+async fn a_step_that_would_fail_half_way_changes_nothing() {
+    let Some(server) = private_redis("wrong-type", false) else {
+        return;
+    };
+    let broker = connect(&server, "demo").await;
+    submit(&broker, 2).await;
+    let read = broker.read_new("a", 2, Duration::ZERO).await.expect("read");
+    // Someone sets the completed count to a list: recording would write the job's record, then
+    // fail on the count. Before the fix, the XACK went through with no result kept.
+    command(&server, &["DEL", "demo:completed"]).await;
+    command(&server, &["RPUSH", "demo:completed", "oops"]).await;
+    let recorded = broker.complete(&read[0], "1").await;
+    assert!(
+        matches!(&recorded, Err(BrokerError::Protocol(e)) if e.contains("WRONGTYPE")),
+        "{recorded:?}"
+    );
+    assert_eq!(
+        broker.pending_of("a").await,
+        Ok(vec![1, 2]),
+        "nothing acknowledged"
+    );
+    assert!(matches!(
+        broker
+            .job(1)
+            .await
+            .expect("read")
+            .map(|record| record.state),
+        Some(JobState::Pending { .. })
+    ));
+    // The dead-letter step checks its keys the same way.
+    command(&server, &["SET", "demo:dead", "not a stream"]).await;
+    let moved = broker.dead_letter(&read[1], "boom").await;
+    assert!(matches!(&moved, Err(BrokerError::Protocol(e)) if e.contains("WRONGTYPE")));
+    assert_eq!(broker.pending_of("a").await, Ok(vec![1, 2]));
+    let status = broker.status().await;
+    assert!(status.is_err(), "the count is not a number: {status:?}");
+}
+
+/// A full Redis refuses every step that writes, and none of it is done half-way; reads go on.
+/// Once there is room again, the same calls succeed. `status` and a new connection to the queue
+/// work throughout, and the broker says that it is full.
+#[tokio::test]
+async fn a_full_redis_refuses_writes_whole_and_takes_them_again_later() {
+    let Some(server) = private_redis("full", false) else {
+        return;
+    };
+    let broker = connect(&server, "demo").await;
+    submit(&broker, 2).await;
+    let read = broker.read_new("a", 1, Duration::ZERO).await.expect("read");
+    command(&server, &["CONFIG", "SET", "maxmemory", "1"]).await;
+
+    fn refused<T>(result: &Result<T, BrokerError>) -> bool {
+        matches!(result, Err(BrokerError::Refused(_)))
+    }
+    assert!(refused(&broker.complete(&read[0], "1").await));
+    assert!(refused(&broker.dead_letter(&read[0], "boom").await));
+    assert!(refused(&broker.submit("p", 1, &[payload(3)], None).await));
+    let status = broker.status().await.expect("status reads a full broker");
+    assert_eq!(
+        (status.submitted, status.completed, status.in_flight()),
+        (2, 0, 1)
+    );
+    assert!(
+        broker
+            .full()
+            .await
+            .expect("INFO")
+            .is_some_and(|full| full.contains("the broker is full"))
+    );
+    let again = RedisBroker::connect(&server.url(), "demo", Retention::default()).await;
+    assert!(
+        again.is_ok(),
+        "a worker can start on a full broker: {again:?}"
+    );
+    let looking = RedisBroker::open(&server.url(), "demo").await;
+    assert!(
+        looking.is_ok(),
+        "status can start on a full broker: {looking:?}"
+    );
+
+    command(&server, &["CONFIG", "SET", "maxmemory", "0"]).await;
+    assert_eq!(broker.full().await, Ok(None));
+    assert_eq!(
+        broker.complete(&read[0], "1").await,
+        Ok(Settlement::Recorded)
+    );
+    assert_eq!(broker.status().await.expect("status").completed, 1);
+}
+
+/// A broker whose group is gone (destroyed by hand, or a failover to a replica that never had
+/// it) is a lost state, not something to quietly make again.
+#[tokio::test]
+async fn a_group_that_is_gone_is_a_lost_state() {
+    let Some(server) = private_redis("nogroup", false) else {
+        return;
+    };
+    let broker = connect(&server, "demo").await;
+    submit(&broker, 1).await;
+    command(&server, &["XGROUP", "DESTROY", "demo:jobs", "workers"]).await;
+    let read = broker.read_new("a", 1, Duration::ZERO).await;
+    assert!(matches!(read, Err(BrokerError::StateLost(_))), "{read:?}");
+    let again = RedisBroker::connect(&server.url(), "demo", Retention::default()).await;
+    assert!(matches!(again, Err(BrokerError::StateLost(_))), "{again:?}");
+}
+
+/// `status` under a name no queue has says so and creates nothing.
+#[tokio::test]
+async fn opening_a_queue_that_is_not_there_writes_nothing() {
+    let Some(server) = private_redis("no-queue", false) else {
+        return;
+    };
+    let opened = RedisBroker::open(&server.url(), "mistyped").await;
+    assert_eq!(
+        opened.map(|_| ()),
+        Err(BrokerError::NoQueue("mistyped".to_owned()))
+    );
+    let mut connection = server.connection().await;
+    let keys: u64 = redis::cmd("DBSIZE")
+        .query_async(&mut connection)
+        .await
+        .expect("DBSIZE");
+    assert_eq!(keys, 0);
+}
+
+/// Asserts that connecting to `url` fails as unreachable, naming `shown`, in one line, within a
+/// few seconds.
+async fn assert_unreachable(url: &str, shown: &str) {
     let started = Instant::now();
-    let connected = RedisBroker::connect(url, "demo").await;
+    let connected = RedisBroker::connect(url, "demo", Retention::default()).await;
     let took = started.elapsed();
     match connected {
         Err(BrokerError::Unreachable { at, reason }) => {
-            assert_eq!(at, url);
-            assert!(!reason.is_empty());
+            assert_eq!(at, shown);
+            assert!(!reason.is_empty() && !reason.contains('\n'), "{reason}");
         }
         Err(e) => panic!("{url}: expected Unreachable, got {e:?}"),
         Ok(_) => panic!("{url}: connected to nothing"),
@@ -359,21 +283,55 @@ async fn assert_unreachable(url: &str) {
 async fn a_broker_that_is_not_there_is_unreachable_within_seconds() {
     // No socket file at all.
     let dir = scratch_folder("stage-6-redis", "unreachable");
-    assert_unreachable(&format!("redis+unix://{}/nobody.sock", dir.display())).await;
+    let url = format!("redis+unix://{}/nobody.sock", dir.display());
+    assert_unreachable(&url, &url).await;
 
-    // A TCP port nobody listens on: taken from the system, then let go.
+    // A TCP port nobody listens on: taken from the system, then let go. The password in the URL
+    // is never shown.
     let port = {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         listener.local_addr().expect("its address").port()
     };
-    assert_unreachable(&format!("redis://127.0.0.1:{port}")).await;
+    assert_unreachable(
+        &format!("redis://:secret@127.0.0.1:{port}"),
+        &format!("redis://:***@127.0.0.1:{port}"),
+    )
+    .await;
 
     // A port that accepts connections and never answers: the connect timeout has to end it.
     let silent = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = silent.local_addr().expect("its address").port();
-    assert_unreachable(&format!("redis://127.0.0.1:{port}")).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    assert_unreachable(&url, &url).await;
     drop(silent);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A server on the port that is not Redis (a web server, say) gets one line that says so.
+#[tokio::test]
+async fn a_server_that_is_not_redis_gets_one_line() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("its address").port();
+    let answering = std::thread::spawn(move || {
+        for stream in listener.incoming().take(1) {
+            let mut stream = stream.expect("a connection");
+            let mut request = [0; 256];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n<html>\r\nnope\r\n",
+            );
+        }
+    });
+    let connected = RedisBroker::connect(
+        &format!("redis://127.0.0.1:{port}"),
+        "demo",
+        Retention::default(),
+    )
+    .await;
+    let error = connected.map(|_| ()).expect_err("not Redis").to_string();
+    assert!(!error.contains('\n'), "{error}");
+    assert!(error.starts_with("cannot reach the broker"), "{error}");
+    answering.join().expect("the fake server");
 }
 
 #[tokio::test]
@@ -382,24 +340,103 @@ async fn a_dropped_server_is_stopped() {
         return;
     };
     let url = server.url();
-    RedisBroker::connect(&url, "demo")
-        .await
-        .expect("the broker connects");
+    connect(&server, "demo").await;
     server.stop();
-    assert_unreachable(&url).await;
+    assert_unreachable(&url, &url).await;
 }
 
-#[test]
-fn urls_are_checked_before_connecting() {
-    assert_eq!(check_url("redis://127.0.0.1:7000"), Ok(()));
-    assert_eq!(check_url("redis+unix:///tmp/redis.sock"), Ok(()));
-    for bad in [
-        "",
-        "127.0.0.1:7000",
-        "http://127.0.0.1:7000",
-        "redis://",
-        "redis://h:p",
-    ] {
-        assert!(check_url(bad).is_err(), "{bad:?} was accepted");
+/// A hundred thousand jobs through the queue, and once their results' retention has passed, the
+/// broker holds about as much memory as before: the stream is trimmed as it goes, the records
+/// expire, and the counts are all that stays.
+#[tokio::test]
+async fn a_hundred_thousand_jobs_leave_the_broker_as_small_as_they_found_it() {
+    let Some(server) = private_redis("memory", false) else {
+        return;
+    };
+    let retention = Retention {
+        results: Duration::from_secs(1),
+        dead_letters: 100,
+    };
+    let broker = RedisBroker::connect(&server.url(), "memory", retention)
+        .await
+        .expect("connect");
+    let before = used_memory(&server).await;
+    let jobs = 100_000;
+    let settings = stage_6_distributed::ProduceSettings {
+        jobs,
+        work: Duration::ZERO,
+        fail_every: Some(1_000),
+        max_backlog: None,
+    };
+    let stop = CancellationToken::new();
+    let produced = stage_6_distributed::produce(&broker, settings, &stop)
+        .await
+        .expect("produce");
+    assert_eq!(produced.job_ids.len() as u64, jobs);
+    let work = WorkSettings {
+        workers: 100,
+        lease: Duration::from_secs(10),
+        job_timeout: Duration::from_secs(10),
+        max_deliveries: 1,
+        exit_when_idle: Some(Duration::from_millis(200)),
+    };
+    run_pool(
+        Arc::new(broker.clone()),
+        "only",
+        work,
+        Demo,
+        &WorkMetrics::default(),
+        &stop,
+    )
+    .await
+    .expect("work");
+    let status = broker.status().await.expect("status");
+    assert_eq!(
+        (status.completed, status.dead_lettered, status.backlog()),
+        (99_900, 100, 0)
+    );
+    broker.trim().await.expect("trim");
+
+    // The records expire a second after their job ended; Redis expires keys in the background,
+    // a sample at a time, so wait until only the queue's own keys are left.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while keys(&server).await > 8 {
+        assert!(
+            Instant::now() < give_up,
+            "{} keys left",
+            keys(&server).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let after = used_memory(&server).await;
+    assert!(
+        after < before + 512 * 1024,
+        "{before} bytes before, {after} after"
+    );
+    assert_eq!(
+        broker.status().await.expect("status"),
+        status,
+        "the counts stay"
+    );
+}
+
+async fn used_memory(server: &Server) -> u64 {
+    let mut connection = server.connection().await;
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut connection)
+        .await
+        .expect("INFO");
+    info.lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|bytes| bytes.trim().parse().ok())
+        .expect("used_memory in INFO")
+}
+
+async fn keys(server: &Server) -> u64 {
+    let mut connection = server.connection().await;
+    redis::cmd("DBSIZE")
+        .query_async(&mut connection)
+        .await
+        .expect("DBSIZE")
 }

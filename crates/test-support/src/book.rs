@@ -31,6 +31,17 @@ pub fn read_book_output(file_name: &str) -> String {
 /// its first word, and what it prints must match the transcript line for line. Returns how many
 /// commands were checked.
 pub fn check_transcript(file_name: &str, program: &Path) -> usize {
+    check_transcript_with(file_name, program, &[])
+}
+
+/// [`check_transcript`], with `environment` set for every command. A command may also be
+/// written as the reader types it in the workspace, `$ cargo run -q -p <crate> -- args…`, and
+/// may end in `2>/dev/null`, in which case only its stdout is compared.
+pub fn check_transcript_with(
+    file_name: &str,
+    program: &Path,
+    environment: &[(&str, &str)],
+) -> usize {
     let transcript = read_book_output(file_name);
     // Each command with the lines it is expected to print.
     let mut commands: Vec<(&str, String)> = Vec::new();
@@ -45,20 +56,39 @@ pub fn check_transcript(file_name: &str, program: &Path) -> usize {
         }
     }
     for (command_line, expected) in &commands {
-        let args = command_line.split_whitespace().skip(1);
+        let (args, quiet) = arguments(command_line);
         let output = Command::new(program)
-            .args(args)
+            .args(&args)
+            .envs(environment.iter().copied())
             .output()
             .expect("the program starts");
-        let printed = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let mut printed = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !quiet {
+            printed.push_str(&String::from_utf8_lossy(&output.stderr));
+        }
         assert_eq!(
             &printed, expected,
             "{file_name}: `{command_line}` printed something else"
         );
     }
     commands.len()
+}
+
+/// The arguments of a transcript's command line, after the program (its first word, or
+/// `cargo run … --`), and whether it sends stderr away.
+fn arguments(command_line: &str) -> (Vec<&str>, bool) {
+    let words: Vec<&str> = command_line.split_whitespace().collect();
+    let skip = match words.first() {
+        Some(&"cargo") => {
+            words
+                .iter()
+                .position(|word| *word == "--")
+                .unwrap_or_else(|| panic!("`{command_line}`: cargo run without `--`"))
+                + 1
+        }
+        _ => 1,
+    };
+    let quiet = words.last() == Some(&"2>/dev/null");
+    let end = words.len() - usize::from(quiet);
+    (words[skip..end].to_vec(), quiet)
 }

@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use stage_6_distributed::{PrivateRedis, RedisBroker};
+use stage_6_distributed::{PrivateRedis, RedisBroker, Retention};
 use test_support::{Spawned, scratch_folder};
 use tokio::runtime::Runtime;
 
@@ -23,6 +23,15 @@ impl Server {
     /// Where it listens: `redis+unix://…/redis.sock`.
     pub fn url(&self) -> String {
         self.redis.as_ref().expect("the server is running").url()
+    }
+
+    /// A plain connection to it, for what a test does to the server from outside.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("a valid URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("the private server answers")
     }
 
     /// Stops it for good: what a broker that went away looks like.
@@ -103,7 +112,7 @@ pub fn harness(test: &str, append_only: bool) -> Option<Harness> {
         .expect("a runtime");
     let name = test.to_owned();
     let broker = runtime
-        .block_on(RedisBroker::connect(&url, &name))
+        .block_on(RedisBroker::connect(&url, &name, Retention::default()))
         .expect("the private server answers");
     Some(Harness {
         server,

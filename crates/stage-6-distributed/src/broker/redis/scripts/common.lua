@@ -1,0 +1,69 @@
+-- What every script of the Redis broker starts with. Each script is one atomic step: Redis runs
+-- it with nothing else in between. It is not a transaction that rolls back, though: a write that
+-- fails half-way leaves the writes before it in place. So every script checks all it depends on
+-- before its first write, and the first write is one that Redis refuses when it is out of memory,
+-- which it does before anything else is written.
+--
+-- ARGV[1] is the queue's key prefix (`pool:`), ARGV[2] the epoch the caller connected to. The
+-- broker runs on one Redis server, not a cluster, so the key names are built here from the prefix
+-- rather than declared in KEYS.
+local prefix = ARGV[1]
+local jobs = prefix .. 'jobs'
+local group = 'workers'
+
+local function job_key(job_id)
+  return prefix .. 'job:' .. job_id
+end
+
+-- Raises an error reply whose first word is `code`, which the broker maps to its own errors.
+local function fail(code, message)
+  error({ err = code .. ' ' .. message })
+end
+
+-- A queue whose epoch is missing or changed is not the one the caller connected to: the broker
+-- lost its data since (a restart without persistence, a fail-over to an empty replica).
+local function check_epoch()
+  if redis.call('GET', prefix .. 'epoch') ~= ARGV[2] then
+    fail('STATELOST', 'its epoch is missing or changed: the broker restarted without its data, '
+      .. 'or failed over to a replica that never had it')
+  end
+end
+
+-- Refuses to go on if `key` holds something other than `kind` (or nothing).
+local function expect(key, kind)
+  local found = redis.call('TYPE', key)['ok']
+  if found ~= 'none' and found ~= kind then
+    fail('WRONGTYPE', key .. ' holds a ' .. found .. ' where the queue keeps a ' .. kind)
+  end
+end
+
+-- Who holds `entry` now and its delivery count, or nil if it is not pending.
+local function holder(entry)
+  local pending = redis.call('XPENDING', jobs, group, entry, entry, 1)
+  if #pending == 0 then
+    return nil, 0
+  end
+  return pending[1][2], pending[1][4]
+end
+
+-- The fence: whether `entry` is still pending under `consumer`, at delivery `count`.
+local function holds(entry, consumer, count)
+  local who, deliveries = holder(entry)
+  return who == consumer and deliveries == tonumber(count)
+end
+
+-- Acknowledges `entry` and starts the countdown on its job's record.
+local function acknowledge(entry, key, keep_seconds)
+  redis.call('XACK', jobs, group, entry)
+  redis.call('EXPIRE', key, keep_seconds)
+end
+
+-- The value of field `name` in a stream entry's flat list of fields and values, or nil.
+local function field(fields, name)
+  for i = 1, #fields, 2 do
+    if fields[i] == name then
+      return fields[i + 1]
+    end
+  end
+  return nil
+end

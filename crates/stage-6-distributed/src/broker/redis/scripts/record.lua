@@ -1,0 +1,61 @@
+-- ANCHOR: record
+-- Records finished runs, each the same way: a result the job does not have yet becomes its
+-- result; a job that ended already (a result, or a dead letter) keeps it, and the run counts as a
+-- duplicate; a delivery is acknowledged only by the worker that still holds it.
+-- ARGV[3]: how long to keep an ended job's record (seconds); then, per run, five values:
+-- entry, job, consumer, delivery count, output. Answers one word per run.
+check_epoch()
+local runs = {}
+for i = 4, #ARGV, 5 do
+  runs[#runs + 1] = { entry = ARGV[i], job = ARGV[i + 1], consumer = ARGV[i + 2],
+    count = ARGV[i + 3], output = ARGV[i + 4] }
+end
+expect(prefix .. 'completed', 'string')
+expect(prefix .. 'duplicates', 'string')
+for _, run in ipairs(runs) do
+  expect(job_key(run.job), 'hash')
+end
+
+local answers, completed, duplicates = {}, 0, 0
+for i, run in ipairs(runs) do
+  local key = job_key(run.job)
+  local job = redis.call('HMGET', key, 'entry', 'state', 'by')
+  local who, deliveries = holder(run.entry)
+  local held = who == run.consumer and deliveries == tonumber(run.count)
+  if job[1] ~= run.entry then
+    -- Not this job's entry: a stray that claims the number, or a record long forgotten.
+    answers[i] = held and 'not-a-job' or 'not-held'
+  elseif job[2] == 'completed' and job[3] == run.count then
+    -- This very call again, after a lost answer.
+    answers[i] = 'recorded'
+  elseif job[2] then
+    if redis.call('HSETNX', key, 'run:' .. run.count, 1) == 1 then
+      duplicates = duplicates + 1
+    end
+    if held then
+      acknowledge(run.entry, key, ARGV[3])
+    end
+    answers[i] = 'duplicate'
+  elseif who then
+    redis.call('HSET', key, 'state', 'completed', 'output', run.output, 'by', run.count,
+      'run:' .. run.count, 1)
+    completed = completed + 1
+    if held then
+      acknowledge(run.entry, key, ARGV[3])
+      answers[i] = 'recorded'
+    else
+      -- Taken over meanwhile: the job is done, and its new holder will find it so.
+      answers[i] = 'recorded-not-held'
+    end
+  else
+    answers[i] = 'not-held'
+  end
+end
+if completed > 0 then
+  redis.call('INCRBY', prefix .. 'completed', completed)
+end
+if duplicates > 0 then
+  redis.call('INCRBY', prefix .. 'duplicates', duplicates)
+end
+return answers
+-- ANCHOR_END: record

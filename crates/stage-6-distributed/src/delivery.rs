@@ -1,0 +1,234 @@
+//! One delivery, start to end: run the job under its lease and its deadline, then tell the
+//! broker how it went, trying again for as long as the broker is away or refuses writes.
+
+use std::future::Future;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use pool_core::{lock, panic_message};
+use stage_3_cancel::JobError;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+
+use crate::broker::{Broker, BrokerError, Delivery, Lease, Settlement};
+use crate::worker::{Handler, WorkSettings};
+
+// ANCHOR: settled
+/// What became of one delivery, in the worker's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// Its run's result is the job's result.
+    Recorded,
+    /// It ran to the end, but the job had already ended (another run's result, or a dead
+    /// letter): nothing changed.
+    Duplicate,
+    /// It failed, and stays pending: once its lease runs out, some worker takes it over and tries
+    /// again.
+    LeftForRetry,
+    /// It failed on its last allowed delivery, or could not be read: moved to the dead-letter
+    /// stream.
+    DeadLettered,
+    /// Another worker took the job over while this one ran it: stopped, and nothing recorded.
+    LeaseLost,
+    /// The entry only claimed to be a job: dead-lettered as not a job.
+    NotAJob,
+    /// The process was stopped before the broker could be told: the job stays pending, and is
+    /// taken over when its lease runs out.
+    Unsettled(String),
+}
+// ANCHOR_END: settled
+
+// ANCHOR: run_delivery
+/// Runs one delivery and settles it with the broker. The only error is the loss of the queue's
+/// state; every other trouble is one of [`Settled`]'s ways for a delivery to end.
+pub(crate) async fn run_delivery<B: Broker, H: Handler>(
+    broker: &B,
+    handler: &H,
+    delivery: Delivery,
+    settings: &WorkSettings,
+    stop: &CancellationToken,
+) -> Result<Settled, BrokerError> {
+    if delivery.count > 1 {
+        tracing::info!("taken over: its lease ran out");
+    }
+    if delivery.count > settings.max_deliveries {
+        // Delivered again after its last allowed delivery: its workers died with it in hand.
+        let reason = format!(
+            "no worker finished it in {} deliveries",
+            settings.max_deliveries
+        );
+        return dead_letter(broker, &delivery, &reason, stop).await;
+    }
+    let job = match serde_json::from_str::<H::Job>(&delivery.payload) {
+        Ok(job) => job,
+        // It will not read any better next time: no retries.
+        Err(error) => {
+            let reason = format!("cannot read the job: {error}");
+            return dead_letter(broker, &delivery, &reason, stop).await;
+        }
+    };
+    // The job runs as a task of its own, so that a panic in it is this delivery's failure and
+    // not the worker's; dropping the handle (a lost lease, a deadline) aborts it.
+    let task = AbortOnDropHandle::new(tokio::spawn(handler.handle(delivery.job_id, job)));
+    let failure = match keeping_lease(broker, &delivery, settings, task).await? {
+        Ran::Ended(Ok(Ok(output))) => {
+            let output = serde_json::to_string(&output).unwrap_or_default();
+            return complete(broker, &delivery, &output, stop).await;
+        }
+        Ran::LeaseLost => {
+            tracing::warn!("stopped: another worker took the job over");
+            return Ok(Settled::LeaseLost);
+        }
+        Ran::Ended(Ok(Err(JobError::Failed(message)))) => message,
+        Ran::Ended(Ok(Err(JobError::Cancelled))) => "cancelled".to_owned(),
+        Ran::Ended(Err(ended)) if ended.is_panic() => {
+            format!("panicked: {}", panic_message(ended.into_panic().as_ref()))
+        }
+        Ran::Ended(Err(_)) => "its task was aborted".to_owned(),
+        Ran::PastDeadline => format!(
+            "ran past its deadline of {}",
+            humantime::format_duration(settings.job_timeout)
+        ),
+    };
+    if delivery.count >= settings.max_deliveries {
+        return dead_letter(broker, &delivery, &failure, stop).await;
+    }
+    tracing::info!("failed ({failure}); left for another delivery");
+    Ok(Settled::LeftForRetry)
+}
+// ANCHOR_END: run_delivery
+
+/// How a job's run ended, as [`keeping_lease`] saw it.
+enum Ran<T> {
+    /// The job's task ended by itself.
+    Ended(T),
+    /// It ran past its deadline, and was stopped.
+    PastDeadline,
+    /// Another worker took it over, and it was stopped.
+    LeaseLost,
+}
+
+// ANCHOR: keeping_lease
+/// Waits for `job`, extending the delivery's lease every heartbeat while it runs, so that a job
+/// longer than the lease is not taken over from a worker that is still on it; but only until the
+/// job's deadline, and only while the delivery is still this worker's.
+async fn keeping_lease<B: Broker, T>(
+    broker: &B,
+    delivery: &Delivery,
+    settings: &WorkSettings,
+    job: impl Future<Output = T>,
+) -> Result<Ran<T>, BrokerError> {
+    let mut job = std::pin::pin!(job);
+    let mut deadline = std::pin::pin!(tokio::time::sleep(settings.job_timeout));
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + settings.heartbeat(), settings.heartbeat());
+    loop {
+        tokio::select! {
+            ended = &mut job => return Ok(Ran::Ended(ended)),
+            () = &mut deadline => return Ok(Ran::PastDeadline),
+            _ = heartbeat.tick() => match broker.extend_lease(delivery).await {
+                Ok(Lease::Extended) => {}
+                Ok(Lease::Lost) => return Ok(Ran::LeaseLost),
+                Err(lost @ BrokerError::StateLost(_)) => return Err(lost),
+                // The broker is away: the job runs on, and the next heartbeat tries again. If
+                // the lease runs out meanwhile, settling the job will say so.
+                Err(_) => {}
+            },
+        }
+    }
+}
+// ANCHOR_END: keeping_lease
+
+/// Records the run's output and acknowledges the job.
+async fn complete<B: Broker>(
+    broker: &B,
+    delivery: &Delivery,
+    output: &str,
+    stop: &CancellationToken,
+) -> Result<Settled, BrokerError> {
+    let told = until_told(stop, || broker.complete(delivery, output)).await;
+    settled(told, "completed")
+}
+
+/// Moves the job to the dead-letter stream.
+async fn dead_letter<B: Broker>(
+    broker: &B,
+    delivery: &Delivery,
+    reason: &str,
+    stop: &CancellationToken,
+) -> Result<Settled, BrokerError> {
+    let told = until_told(stop, || broker.dead_letter(delivery, reason)).await;
+    settled(told, reason)
+}
+
+/// What the broker's answer means for the worker, logged in one line. `what` is the news the
+/// worker brought: "completed", or why the job gave up.
+fn settled(told: Result<Settlement, BrokerError>, what: &str) -> Result<Settled, BrokerError> {
+    let settled = match told {
+        Ok(Settlement::Recorded) => Settled::Recorded,
+        Ok(Settlement::RecordedNotHeld) => {
+            tracing::info!("completed after another worker took it over; its result is recorded");
+            return Ok(Settled::Recorded);
+        }
+        Ok(Settlement::Duplicate) => Settled::Duplicate,
+        Ok(Settlement::DeadLettered) => {
+            tracing::info!("moved to the dead-letter stream: {what}");
+            return Ok(Settled::DeadLettered);
+        }
+        Ok(Settlement::AlreadyCompleted) => Settled::Duplicate,
+        Ok(Settlement::NotHeld) => Settled::LeaseLost,
+        Ok(Settlement::NotAJob) => Settled::NotAJob,
+        Err(lost @ BrokerError::StateLost(_)) => return Err(lost),
+        Err(error) => Settled::Unsettled(error.to_string()),
+    };
+    match &settled {
+        Settled::Recorded => tracing::info!("completed"),
+        Settled::Duplicate => tracing::info!("ended already; this run changed nothing"),
+        Settled::LeaseLost => {
+            tracing::warn!("{what}, but another worker took the job over first; nothing recorded");
+        }
+        Settled::Unsettled(error) => tracing::warn!("left pending: {error}"),
+        _ => {}
+    }
+    Ok(settled)
+}
+
+/// How long a worker keeps trying to tell the broker a job's fate once the process has been told
+/// to stop; until then it tries for as long as it takes, holding the job.
+const GRACE_AFTER_STOP: Duration = Duration::from_secs(5);
+
+/// Runs `call` until it succeeds, trying again with backoff for as long as the broker is away or
+/// refuses writes, which the broker's handle reports once, not per attempt. It gives up only
+/// [`GRACE_AFTER_STOP`] after `stop`, leaving the job pending. Any other error is returned at
+/// once.
+pub(crate) async fn until_told<T, F, Fut>(
+    stop: &CancellationToken,
+    call: F,
+) -> Result<T, BrokerError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, BrokerError>>,
+{
+    // The last refusal, to say why the job was left pending if the process stops first.
+    let last_error = std::sync::Mutex::new(None);
+    let retried = call
+        .retry(
+            ExponentialBuilder::new()
+                .with_min_delay(Duration::from_millis(20))
+                .with_max_delay(Duration::from_secs(1))
+                .without_max_times(),
+        )
+        .sleep(tokio::time::sleep)
+        .when(BrokerError::is_transient)
+        .notify(|error, _| *lock(&last_error) = Some(error.clone()));
+    tokio::select! {
+        told = retried => told,
+        () = async {
+            stop.cancelled().await;
+            tokio::time::sleep(GRACE_AFTER_STOP).await;
+        } => Err(lock(&last_error)
+            .take()
+            .unwrap_or_else(|| BrokerError::Lost("the process was stopped".to_owned()))),
+    }
+}
