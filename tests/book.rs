@@ -191,30 +191,36 @@ const STAGE_DIFFS: &[StageDiff] = &[
     },
     StageDiff {
         before: "crates/stage-2-metadata/src/lib.rs:worker",
-        after: "crates/stage-3-cancel/src/lib.rs:worker",
+        after: "crates/stage-3-cancel/src/pool.rs:worker",
         shown_in: "stage-3-worker.diff",
     },
     StageDiff {
         before: "crates/stage-2-metadata/src/lib.rs:run_pool",
-        after: "crates/stage-3-cancel/src/lib.rs:run_pool",
+        after: "crates/stage-3-cancel/src/pool.rs:run_pool",
         shown_in: "stage-3-run_pool.diff",
     },
     // Stage 4 restates stage 3's worker over a queue of tasks (a job or a `Retire`) and with its
     // measurements; stage 5 restates stage 3's pool (not stage 4's) as tokio tasks.
     StageDiff {
-        before: "crates/stage-3-cancel/src/lib.rs:worker",
+        before: "crates/stage-3-cancel/src/pool.rs:worker",
         after: "crates/stage-4-scaling/src/pool.rs:worker",
         shown_in: "stage-4-worker.diff",
     },
     StageDiff {
-        before: "crates/stage-3-cancel/src/lib.rs:worker",
+        before: "crates/stage-3-cancel/src/pool.rs:worker",
         after: "crates/stage-5-http/src/pool.rs:worker",
         shown_in: "stage-5-worker.diff",
     },
     StageDiff {
-        before: "crates/stage-3-cancel/src/lib.rs:run_pool",
+        before: "crates/stage-3-cancel/src/pool.rs:run_pool",
         after: "crates/stage-5-http/src/pool.rs:run_pool",
         shown_in: "stage-5-run_pool.diff",
+    },
+    // Stage 6 is stage 5's pool with a broker for a queue.
+    StageDiff {
+        before: "crates/stage-5-http/src/pool.rs:worker",
+        after: "crates/stage-6-distributed/src/worker.rs:worker",
+        shown_in: "stage-6-worker.diff",
     },
 ];
 

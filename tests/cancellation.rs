@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use pool_core::cli::{INTERRUPTED, PoolArgs};
 use pool_core::work::{Slept, sleep_unless_cancelled};
 use pool_core::{Clock, Console, Job, PoolSize, work};
-use stage_3_cancel::{Account, Context, JobError, Outcome, Reason, Settings, run_pool};
-use test_support::{InFlight, assert_every_job_once, job_and_worker};
+use stage_3_cancel::{Account, Context, Failure, JobError, Outcome, Reason, Settings, run_pool};
+use test_support::{InFlight, assert_every_job_once};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -44,8 +44,7 @@ fn jobs(count: u64) -> impl Iterator<Item = Job> {
 fn assert_every_job_once_on(account: &Account, count: u64, workers: usize) {
     assert_every_job_once(account, count);
     for outcome in &account.outcomes {
-        let (_, worker_id) = job_and_worker(outcome);
-        assert!((1..=workers).contains(&worker_id), "{outcome:?}");
+        assert!((1..=workers).contains(&outcome.worker_id()), "{outcome:?}");
     }
 }
 
@@ -89,7 +88,7 @@ fn a_deadline_mid_job_cancels_the_jobs_in_flight_and_hands_back_the_rest() {
     );
     let started = started.load(Ordering::SeqCst);
     assert!(started <= 3, "{started} jobs started on 3 workers");
-    assert_eq!(account.stopped_by, Some(Reason::DeadlineExceeded));
+    assert_eq!(account.stopped_by(&context), Some(Reason::DeadlineExceeded));
     assert_eq!(account.completed(), 0, "{account:?}");
     assert_eq!(account.cancelled(), started, "{account:?}");
     assert_eq!(account.never_started.len(), 10 - started, "{account:?}");
@@ -129,7 +128,7 @@ fn every_job_is_accounted_once_however_the_deadline_cuts() {
             &Console::silent(),
         );
         assert_eq!(
-            account.stopped_by,
+            account.stopped_by(&context),
             Some(Reason::DeadlineExceeded),
             "{size:?}"
         );
@@ -157,14 +156,15 @@ fn a_run_cancelled_before_it_starts_hands_every_job_back() {
         &Clock::System,
         &Console::silent(),
     );
-    assert_eq!(account.stopped_by, Some(Reason::Cancelled));
+    assert_eq!(account.stopped_by(&context), Some(Reason::Cancelled));
     assert_eq!(account.never_started.len(), 20);
-    assert_eq!(account.never_started[0], Job { id: 1, number: 1 });
+    assert_eq!(account.never_started[0], (1, Job { id: 1, number: 1 }));
 }
 
 #[test]
 fn ten_thousand_jobs_with_panics_and_errors_finish_with_exact_counts() {
     let _alone = alone();
+    let context = Context::new();
     let account = run_pool(
         PoolSize {
             workers: 4,
@@ -176,11 +176,11 @@ fn ten_thousand_jobs_with_panics_and_errors_finish_with_exact_counts() {
             5 => Err(JobError::Failed(format!("job {} fails on purpose", job.id))),
             _ => Ok(work::square(job.number)),
         },
-        &Context::new(),
+        &context,
         &Clock::System,
         &Console::silent(),
     );
-    assert_eq!(account.stopped_by, None);
+    assert_eq!(account.stopped_by(&context), None);
     assert_eq!(
         (account.completed(), account.failed(), account.cancelled()),
         (8000, 2000, 0)
@@ -189,7 +189,8 @@ fn ten_thousand_jobs_with_panics_and_errors_finish_with_exact_counts() {
     assert!(account.outcomes.contains(&Outcome::Failed {
         job_id: 10,
         worker_id: worker_of(&account, 10),
-        message: "panicked: job 10 panics on purpose".to_owned(),
+        input: Job { id: 10, number: 10 },
+        failure: Failure::Panicked("job 10 panics on purpose".to_owned()),
     }));
     assert_every_job_once_on(&account, 10_000, 4);
 }
@@ -198,8 +199,8 @@ fn worker_of(account: &Account, job: u64) -> usize {
     account
         .outcomes
         .iter()
-        .map(job_and_worker)
-        .find_map(|(job_id, worker_id)| (job_id == job).then_some(worker_id))
+        .find(|outcome| outcome.job_id() == job)
+        .map(Outcome::worker_id)
         .expect("the job has an outcome")
 }
 
@@ -229,11 +230,11 @@ fn a_signal_after_the_run_ended_still_exits_130_and_keeps_the_account() {
     let (console, capture) = Console::captured();
     let report =
         stage_3_cancel::run(&cut_by_a_deadline(), &root, &Clock::System, &console).expect("runs");
-    assert_eq!(report.account.stopped_by, Some(Reason::DeadlineExceeded));
+    assert_eq!(report.stopped_by, Some(Reason::DeadlineExceeded));
     assert_every_job_once(&report.account, 4);
     root.cancel_because(Reason::Interrupted);
     assert_eq!(
-        stage_3_cancel::exit_code(&root, &report.account, &console),
+        stage_3_cancel::exit_code(&root, report.stopped_by, &console),
         INTERRUPTED
     );
     let text = capture.text();
@@ -257,7 +258,7 @@ fn the_exit_code_is_130_exactly_when_a_signal_came() {
     )
     .expect("runs");
     assert_eq!(
-        stage_3_cancel::exit_code(&root, &report.account, &Console::silent()),
+        stage_3_cancel::exit_code(&root, report.stopped_by, &Console::silent()),
         0
     );
 
@@ -266,10 +267,10 @@ fn the_exit_code_is_130_exactly_when_a_signal_came() {
     let (console, capture) = Console::captured();
     let report =
         stage_3_cancel::run(&cut_by_a_deadline(), &root, &Clock::System, &console).expect("runs");
-    assert_eq!(report.account.stopped_by, Some(Reason::Interrupted));
+    assert_eq!(report.stopped_by, Some(Reason::Interrupted));
     assert_eq!(report.account.never_started.len(), 4);
     assert_eq!(
-        stage_3_cancel::exit_code(&root, &report.account, &console),
+        stage_3_cancel::exit_code(&root, report.stopped_by, &console),
         INTERRUPTED
     );
     assert!(

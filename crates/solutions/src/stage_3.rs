@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, select, select_biased};
 use pool_core::{Clock, Console, Job, PoolSize};
-use stage_3_cancel::{Account, Context, JobError, run_pool};
+use stage_3_cancel::{Account, Context, JobError, Reason, run_pool};
 
 // ANCHOR: select_worker
 /// What a worker that waits on the queue and on the context at once gets next.
@@ -60,7 +60,7 @@ pub fn select_worker(
 /// Exercise 3: runs `jobs` on a pool under a fresh deadline of `timeout`, then the jobs that
 /// never started on a new pool with a new deadline, up to `retries` more times, and returns one
 /// account for the whole run. Every job is in it exactly once: its last pool's outcome if a
-/// worker ever took it, else in `never_started`. `stopped_by` is the last pool's. A cancelled
+/// worker ever took it, else in `never_started`, with why the last pool stopped. A cancelled
 /// `parent` (Ctrl-C) ends the retries: the user asked the run to stop, not to start over.
 ///
 /// # Errors
@@ -79,7 +79,7 @@ pub fn run_with_retries<W>(
     parent: &Context,
     clock: &Clock,
     console: &Console,
-) -> io::Result<Account>
+) -> io::Result<(Account, Option<Reason>)>
 where
     W: Fn(&Job, &Context) -> Result<u64, JobError> + Sync,
 {
@@ -89,20 +89,25 @@ where
     loop {
         let (context, _timer) = parent.with_timeout(timeout)?;
         let account = run_pool(size, jobs, &work, &context, clock, console);
+        let stopped_by = account.stopped_by(&context);
         outcomes.extend(account.outcomes);
         if account.never_started.is_empty() || attempt == retries || parent.is_cancelled() {
-            return Ok(Account {
+            let account = Account {
                 outcomes,
                 never_started: account.never_started,
-                stopped_by: account.stopped_by,
-            });
+            };
+            return Ok((account, stopped_by));
         }
         attempt += 1;
         console.line(format_args!(
             "retry {attempt}: {} jobs that never started",
             account.never_started.len()
         ));
-        jobs = account.never_started;
+        jobs = account
+            .never_started
+            .into_iter()
+            .map(|(_, job)| job)
+            .collect();
     }
 }
 // ANCHOR_END: retries
@@ -111,7 +116,7 @@ where
 mod tests {
     use super::*;
     use crossbeam_channel::bounded;
-    use stage_3_cancel::{Outcome, Reason, Settings, simulated_work};
+    use stage_3_cancel::{Outcome, Settings, simulated_work};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
 
@@ -187,11 +192,8 @@ mod tests {
         let mut ids: Vec<u64> = account
             .outcomes
             .iter()
-            .map(|outcome| match outcome {
-                Outcome::Completed(result) => result.job_id,
-                Outcome::Failed { job_id, .. } | Outcome::Cancelled { job_id, .. } => *job_id,
-            })
-            .chain(account.never_started.iter().map(|job| job.id))
+            .map(Outcome::job_id)
+            .chain(account.never_started.iter().map(|(id, _)| *id))
             .collect();
         ids.sort_unstable();
         ids
@@ -213,7 +215,7 @@ mod tests {
             };
             let (console, capture) = Console::captured();
             let size = PoolSize { workers, queue: 10 };
-            let account = run_with_retries(
+            let (account, stopped_by) = run_with_retries(
                 size,
                 numbered_jobs(10),
                 work,
@@ -236,7 +238,7 @@ mod tests {
                         .text()
                         .contains("retry 1: 7 jobs that never started")
                 );
-                assert_eq!(account.stopped_by, None);
+                assert_eq!(stopped_by, None);
             }
         }
     }
@@ -246,7 +248,7 @@ mod tests {
         let parent = Context::new();
         parent.cancel_because(Reason::Interrupted);
         let (console, capture) = Console::captured();
-        let account = run_with_retries(
+        let (account, stopped_by) = run_with_retries(
             PoolSize {
                 workers: 2,
                 queue: 4,
@@ -261,7 +263,7 @@ mod tests {
         )
         .expect("the timers start");
         assert_eq!(account.never_started.len(), 8);
-        assert_eq!(account.stopped_by, Some(Reason::Interrupted));
+        assert_eq!(stopped_by, Some(Reason::Interrupted));
         assert!(!capture.text().contains("retry"));
     }
 }

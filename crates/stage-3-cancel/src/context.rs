@@ -10,11 +10,12 @@
 //! wakes the idle ones.
 
 use std::io;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, at, bounded, select};
+use pool_core::lock;
 
 /// Why a context was cancelled; Go's `ctx.Err()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,11 +207,6 @@ impl Drop for DeadlineTimer {
             let _ = thread.join();
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing in this module panics while holding a lock, so poison carries no meaning here.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// About thirty years from now: a deadline no run will reach.

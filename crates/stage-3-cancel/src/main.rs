@@ -86,5 +86,5 @@ fn main() -> ExitCode {
         }
         console.line(format_args!("timeline: {}", path.display()));
     }
-    ExitCode::from(stage_3_cancel::exit_code(&run, &report.account, &console))
+    ExitCode::from(stage_3_cancel::exit_code(&run, report.stopped_by, &console))
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use crossbeam_channel::{after, select};
 use pool_core::work::{Slept, sleep_unless_cancelled};
 use pool_core::{Console, Job, work};
-use stage_3_cancel::{Account, Context, JobError, print_account};
+use stage_3_cancel::{Account, Context, JobError, Reason, print_account};
 
 pub use autoscaler::{Autoscaler, Policy, Sample, ScalingEvent, ScalingReason};
 pub use metrics::PoolMetrics;
@@ -53,6 +53,8 @@ pub struct Settings {
 pub struct Report {
     /// Every job, exactly once.
     pub account: Account,
+    /// Why the run stopped early, or `None` if it ran every job.
+    pub stopped_by: Option<Reason>,
     /// Every resize, in order.
     pub events: Vec<ScalingEvent>,
     /// The pool's size and queue depth at every tick.
@@ -127,9 +129,11 @@ pub fn run(
     let mut table = String::new();
     summary::write_summary(metrics, &mut table).expect("writing to a String cannot fail");
     console.line(format_args!("{}", table.trim_end()));
-    print_account(console, &account, settings.timeout);
+    let stopped_by = account.stopped_by(&context);
+    print_account(console, &account, stopped_by, settings.timeout);
     Ok(Report {
         account,
+        stopped_by,
         events,
         samples,
     })

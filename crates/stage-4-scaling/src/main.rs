@@ -169,5 +169,5 @@ fn main() -> ExitCode {
         }
     }
     // 130 whenever the signal came, even after the last job (stage 3's rule).
-    ExitCode::from(stage_3_cancel::exit_code(&run, &report.account, &console))
+    ExitCode::from(stage_3_cancel::exit_code(&run, report.stopped_by, &console))
 }

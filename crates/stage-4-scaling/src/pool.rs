@@ -6,12 +6,12 @@
 //! that takes it has no job in its hands, and no job is lost or run twice.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
-use pool_core::Job;
+use pool_core::{Job, lock};
 use stage_3_cancel::{Account, Context, FromWorker, JobError, Outcome, catch_panic};
 
 use crate::metrics::PoolMetrics;
@@ -75,7 +75,7 @@ pub struct WorkerPool {
     metrics: Arc<PoolMetrics>,
     workers: Mutex<Workers>,
     /// Jobs submitted after the context was cancelled: never queued, so never started.
-    never_queued: Mutex<Vec<Job>>,
+    never_queued: Mutex<Vec<(u64, Job)>>,
     /// Set by [`WorkerPool::close_intake`]: no job will be submitted after it.
     intake_closed: AtomicBool,
 }
@@ -157,7 +157,7 @@ impl WorkerPool {
     /// kept aside as never started instead, as stage 3's `submit` does.
     pub fn submit(&self, job: Job) {
         if self.context.is_cancelled() {
-            lock(&self.never_queued).push(job);
+            lock(&self.never_queued).push((job.id, job));
             return;
         }
         let queued_at = Instant::now();
@@ -270,7 +270,7 @@ impl WorkerPool {
             .never_queued
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
-        Account::collect(self.outcomes, never_queued, &self.context, |_| {})
+        Account::collect(self.outcomes, never_queued, |_| {})
     }
     // ANCHOR_END: finish
 }
@@ -310,7 +310,7 @@ fn worker(
         if context.is_cancelled() {
             stats.job_handed_back();
             outcomes
-                .send(FromWorker::NotStarted(job))
+                .send(FromWorker::NotStarted(job.id, job))
                 .expect("the pool keeps the outcomes receiver until every worker has returned");
             continue;
         }
@@ -321,7 +321,7 @@ fn worker(
         let ran = catch_panic(|| work(&job, context));
         let finished = Instant::now();
         let (started_at, finished_at) = (stats.wall_time(started), stats.wall_time(finished));
-        let outcome = Outcome::from_run(job.id, id, ran, started_at, finished_at);
+        let outcome = Outcome::from_run(job, id, ran, started_at, finished_at);
         stats.job_finished(started, finished, &outcome);
         outcomes
             .send(FromWorker::Ran(outcome))
@@ -330,8 +330,3 @@ fn worker(
     stats.stopped();
 }
 // ANCHOR_END: worker
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The pool's locks guard bookkeeping that no code path leaves half-done on a panic.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}

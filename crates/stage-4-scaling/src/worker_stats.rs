@@ -228,7 +228,7 @@ impl StatsRecorder {
             u64::try_from(ran.as_nanos()).unwrap_or(0),
         );
         let kind = match outcome {
-            Outcome::Completed(_) => &stats.completed,
+            Outcome::Completed { .. } => &stats.completed,
             Outcome::Failed { .. } => &stats.failed,
             Outcome::Cancelled { .. } => &stats.cancelled,
         };

@@ -23,7 +23,7 @@ use pool_core::{Console, short_duration};
 use demo::DemoRun;
 pub use fetch::{Answer, Fetch, FetchSettings, Fetcher};
 // What callers need to name the pool's inputs, outputs and cancellation.
-pub use pool::{Account, Failure, JobError, Outcome, run_pool};
+pub use pool::{Account, Failure, JobError, Outcome, outcome, run_pool};
 pub use reqwest::{StatusCode, Url};
 pub use signals::{INTERRUPTED, cancel_on_signals};
 pub use tokio_util::sync::CancellationToken;

@@ -1,18 +1,22 @@
-//! One delivery, start to end: run the job under its lease and its deadline, then tell the
-//! broker how it went, trying again for as long as the broker is away or refuses writes.
+//! One delivery, start to end: admit it, keep its lease while its job runs, up to its deadline,
+//! then tell the broker how it went, trying again for as long as the broker is away or refuses
+//! writes.
 
 use std::future::Future;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use pool_core::{lock, panic_message};
-use stage_3_cancel::JobError;
+use pool_core::lock;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use stage_3_cancel::{JobError, Outcome};
+use stage_5_http::outcome;
+use tokio::task::JoinError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::AbortOnDropHandle;
 
 use crate::broker::{Broker, BrokerError, Delivery, Lease, Settlement};
-use crate::worker::{Handler, WorkSettings};
+use crate::worker::WorkSettings;
 
 // ANCHOR: settled
 /// What became of one delivery, in the worker's words.
@@ -39,68 +43,71 @@ pub enum Settled {
 }
 // ANCHOR_END: settled
 
-// ANCHOR: run_delivery
-/// Runs one delivery and settles it with the broker. The only error is the loss of the queue's
-/// state; every other trouble is one of [`Settled`]'s ways for a delivery to end.
-pub(crate) async fn run_delivery<B: Broker, H: Handler>(
-    broker: &B,
-    handler: &H,
-    delivery: Delivery,
+// ANCHOR: admit
+/// The job a delivery carries, if a worker should run it; else why it goes straight to the dead
+/// letters. A job delivered more often than allowed is one whose workers died with it in hand
+/// (it crashes the process that runs it, say); a payload the program cannot read will not read
+/// any better on the next delivery.
+pub(crate) fn admit<J: DeserializeOwned>(
+    delivery: &Delivery,
     settings: &WorkSettings,
-    stop: &CancellationToken,
-) -> Result<Settled, BrokerError> {
+) -> Result<J, String> {
     if delivery.count > 1 {
         tracing::info!("taken over: its lease ran out");
     }
     if delivery.count > settings.max_deliveries {
-        // Delivered again after its last allowed delivery: its workers died with it in hand.
-        let reason = format!(
+        return Err(format!(
             "no worker finished it in {} deliveries",
             settings.max_deliveries
-        );
-        return dead_letter(broker, &delivery, &reason, stop).await;
+        ));
     }
-    let job = match serde_json::from_str::<H::Job>(&delivery.payload) {
-        Ok(job) => job,
-        // It will not read any better next time: no retries.
-        Err(error) => {
-            let reason = format!("cannot read the job: {error}");
-            return dead_letter(broker, &delivery, &reason, stop).await;
-        }
-    };
-    // The job runs as a task of its own, so that a panic in it is this delivery's failure and
-    // not the worker's; dropping the handle (a lost lease, a deadline) aborts it.
-    let task = AbortOnDropHandle::new(tokio::spawn(handler.handle(delivery.job_id, job)));
-    let failure = match keeping_lease(broker, &delivery, settings, task).await? {
-        Ran::Ended(Ok(Ok(output))) => {
-            let output = serde_json::to_string(&output).unwrap_or_default();
-            return complete(broker, &delivery, &output, stop).await;
-        }
+    serde_json::from_str(&delivery.payload).map_err(|error| format!("cannot read the job: {error}"))
+}
+// ANCHOR_END: admit
+
+// ANCHOR: settle
+/// Tells the broker what became of a delivery whose job ran (or was stopped): records its
+/// output, leaves it for another delivery, or dead-letters it on its last delivery. The outcome
+/// is stage 5's, made by stage 5's `outcome` from what the job's task returned, so a panic is a
+/// failure like an error.
+pub(crate) async fn settle<B: Broker, O: Serialize>(
+    broker: &B,
+    delivery: Delivery,
+    worker_id: usize,
+    ran: Ran<Result<Result<O, JobError>, JoinError>>,
+    settings: &WorkSettings,
+    stop: &CancellationToken,
+) -> Result<Settled, BrokerError> {
+    let ended = match ran {
+        Ran::Ended(ended) => ended,
         Ran::LeaseLost => {
             tracing::warn!("stopped: another worker took the job over");
             return Ok(Settled::LeaseLost);
         }
-        Ran::Ended(Ok(Err(JobError::Failed(message)))) => message,
-        Ran::Ended(Ok(Err(JobError::Cancelled))) => "cancelled".to_owned(),
-        Ran::Ended(Err(ended)) if ended.is_panic() => {
-            format!("panicked: {}", panic_message(ended.into_panic().as_ref()))
-        }
-        Ran::Ended(Err(_)) => "its task was aborted".to_owned(),
-        Ran::PastDeadline => format!(
+        Ran::PastDeadline => Ok(Err(JobError::Failed(format!(
             "ran past its deadline of {}",
             humantime::format_duration(settings.job_timeout)
-        ),
+        )))),
     };
+    let failure = match outcome(delivery.job_id, worker_id, delivery, ended) {
+        Outcome::Completed { input, output, .. } => {
+            let output = serde_json::to_string(&output).unwrap_or_default();
+            return complete(broker, &input, &output, stop).await;
+        }
+        Outcome::Failed { input, failure, .. } => (input, failure.to_string()),
+        Outcome::Cancelled { input, .. } => (input, "cancelled".to_owned()),
+    };
+    let (delivery, reason) = failure;
     if delivery.count >= settings.max_deliveries {
-        return dead_letter(broker, &delivery, &failure, stop).await;
+        return dead_letter(broker, &delivery, &reason, stop).await;
     }
-    tracing::info!("failed ({failure}); left for another delivery");
+    tracing::info!("failed ({reason}); left for another delivery");
     Ok(Settled::LeftForRetry)
 }
-// ANCHOR_END: run_delivery
+// ANCHOR_END: settle
 
 /// How a job's run ended, as [`keeping_lease`] saw it.
-enum Ran<T> {
+pub(crate) enum Ran<T> {
     /// The job's task ended by itself.
     Ended(T),
     /// It ran past its deadline, and was stopped.
@@ -113,7 +120,7 @@ enum Ran<T> {
 /// Waits for `job`, extending the delivery's lease every heartbeat while it runs, so that a job
 /// longer than the lease is not taken over from a worker that is still on it; but only until the
 /// job's deadline, and only while the delivery is still this worker's.
-async fn keeping_lease<B: Broker, T>(
+pub(crate) async fn keeping_lease<B: Broker, T>(
     broker: &B,
     delivery: &Delivery,
     settings: &WorkSettings,
@@ -152,7 +159,7 @@ async fn complete<B: Broker>(
 }
 
 /// Moves the job to the dead-letter stream.
-async fn dead_letter<B: Broker>(
+pub(crate) async fn dead_letter<B: Broker>(
     broker: &B,
     delivery: &Delivery,
     reason: &str,

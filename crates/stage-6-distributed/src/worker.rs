@@ -1,4 +1,6 @@
-//! One worker process: `settings.workers` workers sharing one consumer name, fed by the broker.
+//! One worker process: stage 5's pool, with the broker for a queue. `settings.workers` worker
+//! tasks share one consumer name; a fetcher reads from the broker as many jobs as there are free
+//! workers and puts them on the workers' queue, where stage 5's `submit` put the caller's jobs.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,14 +9,14 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use stage_3_cancel::JobError;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use tracing::Instrument;
 
 use crate::broker::{Broker, BrokerError, Delivery};
-use crate::delivery::{Settled, run_delivery};
+use crate::delivery::{Settled, admit, dead_letter, keeping_lease, settle};
 use crate::metrics::WorkMetrics;
 use crate::tally::Tally;
 
@@ -68,16 +70,137 @@ impl WorkSettings {
     }
 }
 
+// ANCHOR: worker
+/// The workers' end of the queue the fetcher fills: each delivery comes with its worker's place,
+/// which goes back to the fetcher when the delivery is settled and dropped.
+type SharedQueue = Arc<Mutex<mpsc::UnboundedReceiver<(Delivery, OwnedSemaphorePermit)>>>;
+
+/// What every worker shares, handed to each when it is spawned.
+struct PoolShared<B, H> {
+    consumer: String,
+    queue: SharedQueue,
+    settled: mpsc::UnboundedSender<(Settled, u64)>,
+    broker: Arc<B>,
+    handler: Arc<H>,
+    settings: WorkSettings,
+    token: CancellationToken,
+    /// The run's task tracker: each job's task is spawned on it too, not only the workers.
+    tracker: TaskTracker,
+}
+
+/// One worker task: takes deliveries until the fetcher has stopped and the queue is empty, runs
+/// each job as a task of its own so that a panic becomes its outcome, keeping its lease while it
+/// runs, and tells the broker what became of it. Only a lost queue stops it early.
+async fn worker<B: Broker, H: Handler>(
+    id: usize,
+    pool: PoolShared<B, H>,
+) -> Result<(), BrokerError> {
+    loop {
+        let next = {
+            let mut queue = pool.queue.lock().await;
+            queue.recv().await
+        };
+        // `None`: the fetcher has stopped, and the queue is closed and empty.
+        let Some((delivery, _place)) = next else {
+            break;
+        };
+        let (count, span) = (delivery.count, pool.span(id, &delivery));
+        let settled = async {
+            match admit::<H::Job>(&delivery, &pool.settings) {
+                // Its deliveries used up by workers that died with it, or a payload no run reads.
+                Err(reason) => dead_letter(&*pool.broker, &delivery, &reason, &pool.token).await,
+                Ok(job) => {
+                    // The job runs as a task of its own, so that a panic in it ends that task and
+                    // not this worker. It is spawned on the run's tracker, and aborted if its
+                    // lease is lost or its deadline passes: dropping the handle aborts it.
+                    let job = pool
+                        .tracker
+                        .spawn(pool.handler.handle(delivery.job_id, job));
+                    let job = AbortOnDropHandle::new(job);
+                    let ran = keeping_lease(&*pool.broker, &delivery, &pool.settings, job).await?;
+                    settle(
+                        &*pool.broker,
+                        delivery,
+                        id,
+                        ran,
+                        &pool.settings,
+                        &pool.token,
+                    )
+                    .await
+                }
+            }
+        }
+        .instrument(span)
+        .await?;
+        // The receiver lives until every worker has finished, so this cannot fail.
+        let _ = pool.settled.send((settled, count));
+    }
+    Ok(())
+}
+// ANCHOR_END: worker
+
+impl<B, H> PoolShared<B, H> {
+    /// Every log line about a delivery names the worker, the job and the delivery.
+    fn span(&self, worker_id: usize, delivery: &Delivery) -> tracing::Span {
+        tracing::info_span!(
+            "job",
+            worker = self.consumer,
+            slot = worker_id,
+            job = delivery.job_id,
+            delivery = delivery.count
+        )
+    }
+}
+
 // ANCHOR: run_pool
-/// Runs jobs from `broker` on `settings.workers` workers under the consumer name `consumer`,
+/// Runs jobs from `broker` on `settings.workers` worker tasks under the consumer name `consumer`,
 /// each with `handler`, until `stop` is cancelled (or, with `exit_when_idle`, the queue is
 /// drained). Then it reads no more, finishes and settles the jobs in hand, and returns what it
 /// did. The only error is the broker losing the queue's state, after which nothing in flight can
 /// be settled.
+// ANCHOR_END: run_pool
 ///
 /// # Panics
 ///
 /// If `settings.workers` is 0.
+///
+/// # Example
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use stage_6_distributed::{
+///     Demo, MemoryBroker, ProduceSettings, WorkMetrics, WorkSettings, produce, run_pool,
+/// };
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let broker = Arc::new(MemoryBroker::new());
+/// let stop = CancellationToken::new();
+/// let jobs = ProduceSettings {
+///     jobs: 5,
+///     work: Duration::ZERO,
+///     fail_every: None,
+///     max_backlog: None,
+/// };
+/// produce(&*broker, jobs, &stop).await.expect("in memory");
+///
+/// let settings = WorkSettings {
+///     workers: 2,
+///     lease: Duration::from_secs(10),
+///     job_timeout: Duration::from_secs(60),
+///     max_deliveries: 3,
+///     exit_when_idle: Some(Duration::from_millis(100)),
+/// };
+/// let tally = run_pool(broker, "worker-1", settings, Demo, &WorkMetrics::default(), &stop)
+///     .await
+///     .expect("the queue keeps its state");
+/// assert_eq!((tally.deliveries, tally.recorded), (5, 5));
+/// # }
+/// ```
+// ANCHOR: run_pool_body
 pub async fn run_pool<B: Broker, H: Handler>(
     broker: Arc<B>,
     consumer: &str,
@@ -87,122 +210,149 @@ pub async fn run_pool<B: Broker, H: Handler>(
     stop: &CancellationToken,
 ) -> Result<Tally, BrokerError> {
     assert!(settings.workers > 0, "a pool needs at least one worker");
+    let (deliveries, queue) = mpsc::unbounded_channel();
+    let queue: SharedQueue = Arc::new(Mutex::new(queue));
+    let (settled_sender, mut settled) = mpsc::unbounded_channel();
     let handler = Arc::new(handler);
-    // The free workers, by id: a worker takes a job and hands its id back when the job is
-    // settled. Waiting on this channel is waiting for a free worker — blocking, not polling.
-    let (free_sender, mut free_workers) = mpsc::unbounded_channel::<usize>();
-    for worker_id in 1..=settings.workers {
-        let _ = free_sender.send(worker_id);
-    }
-    let mut running = JoinSet::new();
-    let mut tally = Tally::default();
-    let mut next_look = Instant::now();
-    let mut idle_since: Option<Instant> = None;
+    // A place for each worker: the fetcher reads only as many jobs as there are free places.
+    let places = Arc::new(Semaphore::new(settings.workers));
 
-    let lost_state = loop {
-        let first = tokio::select! {
-            biased;
-            () = stop.cancelled() => break None,
-            // Ended deliveries first, so that the tally and the metrics keep up with them.
-            Some(ended) = running.join_next() => match ended_delivery(ended, &mut tally, metrics) {
-                Ok(()) => continue,
-                Err(lost) => break Some(lost),
-            },
-            Some(worker_id) = free_workers.recv() => worker_id,
-        };
-        let mut free = vec![first];
-        while let Ok(worker_id) = free_workers.try_recv() {
-            free.push(worker_id);
-        }
-
-        let now = Instant::now();
-        let look_for_expired = now >= next_look;
-        if look_for_expired {
-            next_look = now + settings.heartbeat();
-            if let Err(lost) = keep_house(&*broker, metrics).await {
-                break Some(lost);
-            }
-        }
-        let fetched = match fetch(&*broker, consumer, &settings, free.len(), look_for_expired).await
-        {
-            Ok(fetched) => fetched,
-            Err(lost) => break Some(lost),
-        };
-        if fetched.is_empty() && free.len() == settings.workers {
-            let since = *idle_since.get_or_insert(now);
-            if settings
-                .exit_when_idle
-                .is_some_and(|idle| now.duration_since(since) >= idle)
-                && drained(&*broker).await
-            {
-                break None;
-            }
-        } else {
-            idle_since = None;
-        }
-
-        // A worker for each job fetched; the rest go back to wait for the next read.
-        let mut free = free.into_iter();
-        for ((delivery, taken_over), worker_id) in fetched.into_iter().zip(&mut free) {
-            metrics.started(taken_over);
-            // Every log line about the job names the worker, the job and the delivery.
-            let span = tracing::info_span!(
-                "job",
-                worker = consumer,
-                slot = worker_id,
-                job = delivery.job_id,
-                delivery = delivery.count
-            );
-            let (broker, handler, stop) = (Arc::clone(&broker), Arc::clone(&handler), stop.clone());
-            let free = free_sender.clone();
-            running.spawn(
-                async move {
-                    let settled =
-                        run_delivery(&*broker, &*handler, delivery, &settings, &stop).await;
-                    let _ = free.send(worker_id);
-                    settled.map(|settled| (settled, taken_over))
+    // A worker that finds the queue's state lost says so here, and the run ends with it.
+    let (lost_sender, mut lost) = mpsc::unbounded_channel();
+    let tracker = TaskTracker::new();
+    let workers: Vec<AbortOnDropHandle<()>> = (1..=settings.workers)
+        .map(|id| {
+            let shared = PoolShared {
+                consumer: consumer.to_owned(),
+                queue: Arc::clone(&queue),
+                settled: settled_sender.clone(),
+                broker: Arc::clone(&broker),
+                handler: Arc::clone(&handler),
+                settings,
+                token: stop.clone(),
+                tracker: tracker.clone(),
+            };
+            let lost = lost_sender.clone();
+            let running = async move {
+                if let Err(error) = worker(id, shared).await {
+                    let _ = lost.send(error);
                 }
-                .instrument(span),
-            );
+            };
+            AbortOnDropHandle::new(tracker.spawn(running))
+        })
+        .collect();
+    tracker.close();
+    drop((settled_sender, lost_sender));
+
+    // Fetch and collect at the same time, as stage 5 submits and collects: the fetcher waits for
+    // free places, which the workers give back as they settle what the collector counts.
+    let fetching = async {
+        // Moved in, so that it is dropped when fetching ends: that closes the queue, and the
+        // workers finish what is queued, then end.
+        let deliveries = deliveries;
+        fetch_for_free_workers(
+            &*broker,
+            consumer,
+            &settings,
+            &places,
+            &deliveries,
+            metrics,
+            stop,
+        )
+        .await
+    };
+    let collecting = async {
+        let mut tally = Tally::default();
+        // Ends when the last worker has dropped its sender.
+        while let Some((settled, count)) = settled.recv().await {
+            metrics.ended(&settled);
+            tally.add(&settled, count > 1);
         }
-        for worker_id in free {
-            let _ = free_sender.send(worker_id);
+        tally
+    };
+    let lost_state = async {
+        match lost.recv().await {
+            Some(error) => error,
+            // Every worker ended without one: nothing to report, ever.
+            None => std::future::pending().await,
         }
     };
-
-    if let Some(lost) = lost_state {
-        // Nothing in flight can be settled on a queue that is gone: stop it all.
-        running.shutdown().await;
-        return Err(lost);
-    }
-    while let Some(ended) = running.join_next().await {
-        ended_delivery(ended, &mut tally, metrics)?;
-    }
+    let tally = tokio::select! {
+        // Nothing in flight can be settled on a queue that is gone: the workers are aborted as
+        // their handles drop.
+        error = lost_state => return Err(error),
+        (fetched, tally) = async { tokio::join!(fetching, collecting) } => {
+            fetched?;
+            tally
+        }
+    };
+    // The collector saw every worker's sender dropped: every worker has returned.
+    drop(workers);
     // A process that stopped cleanly holds nothing, and leaves no name behind in the group.
     if let Err(error) = broker.leave(consumer).await {
         tracing::warn!("cannot leave the consumer group: {error}");
     }
     Ok(tally)
 }
-// ANCHOR_END: run_pool
+// ANCHOR_END: run_pool_body
 
-/// Counts one ended delivery. Delivery tasks do not panic (a job's panic is caught in its own
-/// task, and every broker error is a value), so a task that did is a bug, passed on as such.
-fn ended_delivery(
-    ended: Result<Result<(Settled, bool), BrokerError>, tokio::task::JoinError>,
-    tally: &mut Tally,
+// ANCHOR: fetch_for_free_workers
+/// Reads jobs for the free workers and puts them on their queue, until `stop` is cancelled or,
+/// with `exit_when_idle`, the queue has been drained long enough. Once a heartbeat it looks for
+/// jobs whose lease ran out, reads the queue's account, and trims the stream.
+async fn fetch_for_free_workers<B: Broker>(
+    broker: &B,
+    consumer: &str,
+    settings: &WorkSettings,
+    places: &Arc<Semaphore>,
+    queue: &mpsc::UnboundedSender<(Delivery, OwnedSemaphorePermit)>,
     metrics: &WorkMetrics,
+    stop: &CancellationToken,
 ) -> Result<(), BrokerError> {
-    match ended {
-        Ok(Ok((settled, taken_over))) => {
-            metrics.ended(&settled);
-            tally.add(&settled, taken_over);
-            Ok(())
+    let mut next_look = Instant::now();
+    let mut idle_since: Option<Instant> = None;
+    loop {
+        // Waiting for a free worker is waiting for a place: blocking, not polling.
+        let first = tokio::select! {
+            biased;
+            () = stop.cancelled() => return Ok(()),
+            place = Arc::clone(places).acquire_owned() => {
+                place.expect("the run keeps its semaphore open")
+            }
+        };
+        let mut free = vec![first];
+        while let Ok(place) = Arc::clone(places).try_acquire_owned() {
+            free.push(place);
         }
-        Ok(Err(lost)) => Err(lost),
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
+
+        let now = Instant::now();
+        let look_for_expired = now >= next_look;
+        if look_for_expired {
+            next_look = now + settings.heartbeat();
+            keep_house(broker, metrics).await?;
+        }
+        let fetched = fetch(broker, consumer, settings, free.len(), look_for_expired).await?;
+        if fetched.is_empty() && free.len() == settings.workers {
+            let since = *idle_since.get_or_insert(now);
+            if settings
+                .exit_when_idle
+                .is_some_and(|idle| now.duration_since(since) >= idle)
+                && drained(broker).await
+            {
+                return Ok(());
+            }
+        } else {
+            idle_since = None;
+        }
+        // A place for each job fetched; the rest are given back as `free` is dropped.
+        for (delivery, place) in fetched.into_iter().zip(free) {
+            metrics.started(delivery.count > 1);
+            // The workers hold the receiver until the fetcher is done, so this cannot fail.
+            let _ = queue.send((delivery, place));
+        }
     }
 }
+// ANCHOR_END: fetch_for_free_workers
 
 /// Once a heartbeat: reads the queue (for the lag metric, and to learn that the broker lost its
 /// state even while there is nothing to do) and trims the stream.
@@ -231,21 +381,21 @@ async fn drained<B: Broker>(broker: &B) -> bool {
 }
 
 // ANCHOR: fetch
-/// Up to `count` deliveries for the free workers, each marked if it was taken over: first jobs
-/// whose lease ran out (when it is time to look), then new ones, waiting a little for the first
-/// if there are none. A broker that is away gives nothing this time; the loop asks again. Only
-/// the loss of the queue's state is an error.
+/// Up to `count` deliveries for the free workers: first jobs whose lease ran out (when it is
+/// time to look), then new ones, waiting a little for the first if there are none. A broker that
+/// is away gives nothing this time; the loop asks again. Only the loss of the queue's state is
+/// an error.
 async fn fetch<B: Broker>(
     broker: &B,
     consumer: &str,
     settings: &WorkSettings,
     count: usize,
     look_for_expired: bool,
-) -> Result<Vec<(Delivery, bool)>, BrokerError> {
+) -> Result<Vec<Delivery>, BrokerError> {
     let mut fetched = Vec::with_capacity(count);
     if look_for_expired {
         match broker.take_over(consumer, settings.lease, count).await {
-            Ok(claimed) => fetched.extend(claimed.into_iter().map(|delivery| (delivery, true))),
+            Ok(taken) => fetched.extend(taken),
             Err(lost @ BrokerError::StateLost(_)) => return Err(lost),
             Err(error) => not_now("take over jobs", &error),
         }
@@ -265,7 +415,7 @@ async fn fetch<B: Broker>(
             Duration::ZERO
         };
         match broker.read_new(consumer, wanted, block).await {
-            Ok(new) => fetched.extend(new.into_iter().map(|delivery| (delivery, false))),
+            Ok(new) => fetched.extend(new),
             Err(lost @ BrokerError::StateLost(_)) => return Err(lost),
             Err(error) => {
                 not_now("read jobs", &error);

@@ -5,27 +5,15 @@ use std::collections::BTreeSet;
 
 use stage_3_cancel::{Account, Outcome};
 
-/// The job an outcome is about and the worker that ran it.
-pub fn job_and_worker(outcome: &Outcome) -> (u64, usize) {
-    match outcome {
-        Outcome::Completed(result) => (result.job_id, result.worker_id),
-        Outcome::Failed {
-            job_id, worker_id, ..
-        }
-        | Outcome::Cancelled { job_id, worker_id } => (*job_id, *worker_id),
-    }
-}
-
 /// Every job id from 1 to `count` appears exactly once across the outcomes and the jobs that
 /// never started, and the account's total says so.
 pub fn assert_every_job_once(account: &Account, count: u64) {
     let mut seen = BTreeSet::new();
-    for outcome in &account.outcomes {
-        let (job_id, _) = job_and_worker(outcome);
+    for job_id in account.outcomes.iter().map(Outcome::job_id) {
         assert!(seen.insert(job_id), "job {job_id} twice");
     }
-    for job in &account.never_started {
-        assert!(seen.insert(job.id), "job {} twice", job.id);
+    for (job_id, _) in &account.never_started {
+        assert!(seen.insert(*job_id), "job {job_id} twice");
     }
     assert_eq!(seen, (1..=count).collect::<BTreeSet<_>>());
     assert_eq!(account.total() as u64, count);

@@ -19,7 +19,7 @@ mod lines;
 mod process;
 mod timeline;
 
-pub use account::{PrintedAccount, assert_every_job_once, job_and_worker};
+pub use account::{PrintedAccount, assert_every_job_once};
 pub use book::{check_transcript, check_transcript_with, read_book_output};
 pub use in_flight::{InFlight, Running};
 pub use lines::{number_after, sort_lines_by_key};
