@@ -44,7 +44,7 @@ use criterion::{
 use pool_core::work::sleep_unless_cancelled;
 use pool_core::{Clock, Console, Job, PoolSize, work};
 use stage_3_cancel::{Context, JobError};
-use stage_4_scaling::{Limits, Policy, PoolSettings, Work};
+use stage_4_scaling::{Limits, Policy, PoolSettings, WorkFn};
 use stage_5_http::demo::DemoServer;
 use stage_5_http::{CancellationToken, FetchSettings, Fetcher, Url};
 use tokio::runtime::Runtime;
@@ -288,7 +288,7 @@ fn bench_pools(
     });
     // Stage 4 at a fixed size (min = max = W) measures what monitoring and resizability cost per
     // job; autoscaled (from 1 up to W), what the autoscaler adds on top.
-    let square: Arc<Work> = Arc::new(|job: &Job, _: &Context| Ok(work::square(job.number)));
+    let square: Arc<WorkFn> = Arc::new(|job: &Job, _: &Context| Ok(work::square(job.number)));
     let fixed = Limits {
         min: size.workers,
         max: size.workers,

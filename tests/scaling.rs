@@ -17,7 +17,7 @@ use stage_3_cancel::Context;
 use stage_3_cancel::context::Never;
 use stage_4_scaling::autoscaler::Observation;
 use stage_4_scaling::{
-    Autoscaler, Limits, Policy, PoolMetrics, PoolSettings, ScalingEvent, ScalingReason, Work,
+    Autoscaler, Limits, Policy, PoolMetrics, PoolSettings, ScalingEvent, ScalingReason, WorkFn,
     WorkerPool,
 };
 use test_support::{InFlight, assert_every_job_once};
@@ -34,7 +34,7 @@ impl Xorshift {
     }
 }
 
-fn square_work() -> Arc<Work> {
+fn square_work() -> Arc<WorkFn> {
     Arc::new(|job: &Job, _: &Context| Ok(work::square(job.number)))
 }
 
@@ -60,7 +60,7 @@ fn a_storm_of_resizes_loses_no_job_and_keeps_the_limits() {
     let resizes_done = Arc::new(AtomicU64::new(0));
     let gauge = Arc::clone(&in_flight);
     let gate = Arc::clone(&resizes_done);
-    let gated: Arc<Work> = Arc::new(move |job: &Job, _: &Context| {
+    let gated: Arc<WorkFn> = Arc::new(move |job: &Job, _: &Context| {
         let _running = gauge.enter();
         while gate.load(Ordering::SeqCst) < job.id / (JOBS / RESIZES) {
             thread::yield_now();
@@ -214,7 +214,7 @@ fn an_autoscaled_pool_scales_up_and_back_down_before_its_last_job_is_done() {
     // Closed (by dropping the sender) when the pool has grown; then when it has shrunk.
     let (grown, wait_for_growth) = bounded::<Never>(0);
     let (shrunk, wait_for_shrinking) = bounded::<Never>(0);
-    let work: Arc<Work> = Arc::new(move |job: &Job, _: &Context| {
+    let work: Arc<WorkFn> = Arc::new(move |job: &Job, _: &Context| {
         let gate = if job.id == JOBS {
             &wait_for_shrinking
         } else {
@@ -285,7 +285,7 @@ fn run_pool_at_a_fixed_size_and_autoscaled_runs_every_job() {
     // The first four jobs meet at a barrier, which only four workers running at once can pass:
     // the run ends only if the autoscaler grew the pool from one worker to four.
     let barrier = Arc::new(Barrier::new(4));
-    let meet: Arc<Work> = Arc::new(move |job: &Job, _: &Context| {
+    let meet: Arc<WorkFn> = Arc::new(move |job: &Job, _: &Context| {
         if job.id <= 4 {
             barrier.wait();
         }

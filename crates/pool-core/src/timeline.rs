@@ -91,6 +91,18 @@ pub fn check_writable(path: &Path) -> Result<(), TimelineError> {
         .map_err(|error| TimelineError::new(path, error))
 }
 
+/// `--timeline FILE` checked before the run: a file that cannot be written is bad input, said in
+/// one line on stderr, with the exit code for bad input to return.
+pub fn check_timeline_flag(path: Option<&Path>) -> Result<(), std::process::ExitCode> {
+    if let Some(path) = path
+        && let Err(error) = check_writable(path)
+    {
+        eprintln!("error: --timeline {error}");
+        return Err(std::process::ExitCode::from(crate::cli::BAD_INPUT));
+    }
+    Ok(())
+}
+
 const WIDTH: u32 = 720;
 /// The caption and the time axis with its labels.
 const FRAME_HEIGHT: u32 = 100;

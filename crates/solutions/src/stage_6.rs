@@ -126,7 +126,7 @@ mod tests {
             let broker = Arc::new(MemoryBroker::new());
             let poison = ProduceSettings {
                 jobs: 1,
-                work: work_time,
+                job_duration: work_time,
                 fail_every: Some(1),
                 max_backlog: None,
             };

@@ -4,6 +4,16 @@
 //! a results channel. Nothing announces the end: the queue closes when its sender is dropped, each
 //! worker's loop ends when the queue is closed and empty, and the results channel closes when the
 //! last worker returns and drops its sender. That chain is the whole shutdown protocol.
+//!
+//! ```
+//! use pool_core::{Console, PoolSize, work};
+//! use stage_1_basic::{article_jobs, run_pool};
+//!
+//! let size = PoolSize { workers: 3, queue: 2 };
+//! let mut squares = run_pool(size, article_jobs(5), work::square, &Console::silent());
+//! squares.sort_unstable();
+//! assert_eq!(squares, [4, 16, 36, 64, 100]);
+//! ```
 
 use std::thread;
 

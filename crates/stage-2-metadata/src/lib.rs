@@ -4,6 +4,16 @@
 //! id, the worker that ran it and the time it finished, so the output shows how the jobs were
 //! shared out. And each job sleeps for a delay first, standing in for real work, so the output
 //! shows the pool's rhythm: N jobs on W workers finish in ⌈N/W⌉ rounds of one delay each.
+//!
+//! ```
+//! use pool_core::{Clock, Console, PoolSize, work};
+//! use stage_2_metadata::{article_jobs, run_pool};
+//!
+//! let size = PoolSize { workers: 2, queue: 4 };
+//! let results = run_pool(size, article_jobs(4), work::square, &Clock::System, &Console::silent());
+//! assert_eq!(results.len(), 4);
+//! assert!(results.iter().all(|result| (1..=2).contains(&result.worker_id)));
+//! ```
 
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};

@@ -7,6 +7,20 @@
 //! once: completed, failed (an error or a panic, with its message), cancelled while running, or
 //! never started (handed back to the caller as a value).
 //!
+//! ```
+//! use pool_core::{Clock, Console, Job, PoolSize};
+//! use stage_3_cancel::{Context, JobError, run_pool};
+//!
+//! let jobs = (1..=6).map(|id| Job { id, number: id });
+//! let work = |job: &Job, _: &Context| match job.id {
+//!     3 => Err(JobError::Failed("three is out".to_owned())),
+//!     _ => Ok(job.number * job.number),
+//! };
+//! let size = PoolSize { workers: 2, queue: 2 };
+//! let account = run_pool(size, jobs, work, &Context::new(), &Clock::System, &Console::silent());
+//! assert_eq!((account.completed(), account.failed(), account.total()), (5, 1, 6));
+//! ```
+//!
 //! - [`outcome`]: the pool's vocabulary, which every later stage uses too.
 //! - [`context`]: Go's `context` for threads: cancel, deadline, children.
 //! - [`pool`]: the workers, the queue, and [`run_pool`]; [`program`]: the stage's program;

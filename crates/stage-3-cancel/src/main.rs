@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pool_core::cli::{self, BAD_INPUT, PoolArgs, StageDefaults};
+use pool_core::cli::{self, PoolArgs, StageDefaults};
 use pool_core::{Clock, Console, timeline};
 use stage_3_cancel::{Context, Settings};
 
@@ -50,11 +50,8 @@ fn main() -> ExitCode {
         workers: 3,
     });
     // A file that cannot be written is bad input: say so before the run, not after it.
-    if let Some(path) = &cli.timeline
-        && let Err(error) = timeline::check_writable(path)
-    {
-        eprintln!("error: --timeline {error}");
-        return ExitCode::from(BAD_INPUT);
+    if let Err(code) = timeline::check_timeline_flag(cli.timeline.as_deref()) {
+        return code;
     }
     let settings = Settings {
         pool: cli.pool,

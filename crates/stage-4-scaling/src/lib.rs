@@ -5,6 +5,20 @@
 //! [`Autoscaler`] decides when, from the queue's depth, the jobs' waits and the workers' idle
 //! time; and the pool measures all of it, for a Prometheus endpoint ([`server`]) and for a table
 //! at the end ([`summary`]). Cancellation, Ctrl-C, the outcomes and the account are stage 3's.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use pool_core::{Job, work};
+//! use stage_3_cancel::Context;
+//! use stage_4_scaling::{Limits, PoolSettings, WorkFn, run_pool};
+//!
+//! let settings = PoolSettings { limits: Limits { min: 1, max: 4 }, queue: 8 };
+//! let square: Arc<WorkFn> = Arc::new(|job: &Job, _: &Context| Ok(work::square(job.number)));
+//! let jobs = (1..=20).map(|id| Job { id, number: id });
+//! let run = run_pool(&settings, None, jobs, square, &Context::new());
+//! assert_eq!(run.account.completed(), 20);
+//! ```
 
 pub mod autoscaler;
 pub mod chart;
@@ -28,7 +42,7 @@ use stage_3_cancel::{Account, Context, JobError, Reason, print_account};
 
 pub use autoscaler::{Autoscaler, Policy, Sample, ScalingEvent, ScalingReason};
 pub use metrics::PoolMetrics;
-pub use pool::{Limits, PoolSettings, Work, WorkerPool};
+pub use pool::{Limits, PoolSettings, WorkFn, WorkerPool};
 
 // ANCHOR: settings
 /// The stage-4 program's settings.
@@ -64,7 +78,7 @@ pub struct Report {
 
 // ANCHOR: job_work
 /// The program's work: a sleep of `delay` that ends early on cancellation, as in stage 3.
-pub fn simulated_work(delay: Duration) -> Arc<Work> {
+pub fn simulated_work(delay: Duration) -> Arc<WorkFn> {
     Arc::new(move |job: &Job, context: &Context| {
         match sleep_unless_cancelled(delay, context.done()) {
             Slept::Full if !context.is_cancelled() => Ok(work::square(job.number)),
@@ -161,7 +175,7 @@ pub fn run_pool(
     settings: &PoolSettings,
     policy: Option<&Policy>,
     jobs: impl IntoIterator<Item = Job>,
-    work: Arc<Work>,
+    work: Arc<WorkFn>,
     context: &Context,
 ) -> PoolRun {
     let metrics = Arc::new(PoolMetrics::new());

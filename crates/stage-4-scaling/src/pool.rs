@@ -45,33 +45,33 @@ pub struct PoolSettings {
 
 /// The work a pool runs. Workers start and stop while the pool runs, each on a thread of its own
 /// rather than in a scope, so the work is shared through an `Arc` and must be `'static`.
-pub type Work = dyn Fn(&Job, &Context) -> Result<u64, JobError> + Send + Sync;
+pub type WorkFn = dyn Fn(&Job, &Context) -> Result<u64, JobError> + Send + Sync;
 // ANCHOR_END: settings
 
-// ANCHOR: task
+// ANCHOR: message
 /// What the job queue carries.
-enum Task {
+enum Message {
     /// A job, stamped with when it was queued, so that its worker can tell how long it waited.
     Run { job: Job, queued_at: Instant },
     /// "Whoever takes this, leave." Put on the queue by [`WorkerPool::scale_down`].
     Retire,
 }
-// ANCHOR_END: task
+// ANCHOR_END: message
 
 // ANCHOR: worker_pool
 /// A pool of worker threads that can grow and shrink while it runs.
 pub struct WorkerPool {
     limits: Limits,
     /// The queue's sending end. Dropping it (in [`WorkerPool::finish`]) closes the queue.
-    queue: Sender<Task>,
+    queue: Sender<Message>,
     /// A receiving end kept to give to each worker started later.
-    tasks: Receiver<Task>,
+    messages: Receiver<Message>,
     /// Kept for the same reason; the last clone is dropped once every worker has been joined,
     /// which closes the outcomes channel.
     outcome_sender: Sender<FromWorker>,
     outcomes: Receiver<FromWorker>,
     context: Context,
-    work: Arc<Work>,
+    work: Arc<WorkFn>,
     metrics: Arc<PoolMetrics>,
     workers: Mutex<Workers>,
     /// Jobs submitted after the context was cancelled: never queued, so never started.
@@ -100,7 +100,7 @@ impl WorkerPool {
     /// If `limits.min` is 0 or greater than `limits.max`.
     pub fn start(
         settings: &PoolSettings,
-        work: Arc<Work>,
+        work: Arc<WorkFn>,
         context: Context,
         metrics: Arc<PoolMetrics>,
     ) -> Self {
@@ -109,17 +109,17 @@ impl WorkerPool {
             limits.min >= 1 && limits.min <= limits.max,
             "a pool needs 1 ≤ min ≤ max, got {limits:?}"
         );
-        let (queue, tasks) = bounded::<Task>(settings.queue);
+        let (queue, messages) = bounded::<Message>(settings.queue);
         // Unbounded, as in stage 3: nothing reads outcomes until the pool finishes.
         let (outcome_sender, outcomes) = unbounded();
         // The metrics read the queue's length through a receiver of their own. A receiver does
         // not keep the queue open (only senders do), so workers still see it close.
-        let length_reader = tasks.clone();
+        let length_reader = messages.clone();
         metrics.watch_queue(move || length_reader.len());
         let pool = Self {
             limits,
             queue,
-            tasks,
+            messages,
             outcome_sender,
             outcomes,
             context,
@@ -164,7 +164,7 @@ impl WorkerPool {
         // Counted before it is sent, so that no reader sees more jobs ended than submitted.
         self.metrics.job_submitted();
         self.queue
-            .send(Task::Run { job, queued_at })
+            .send(Message::Run { job, queued_at })
             .expect("the pool holds a receiver of its queue until it finishes");
     }
 
@@ -199,7 +199,7 @@ impl WorkerPool {
     // ANCHOR: scale_down
     /// Retires up to `count` workers, never going below `min`; returns how many it retired.
     ///
-    /// Each retirement is a [`Task::Retire`] on the job queue. A worker takes it like a job, so
+    /// Each retirement is a [`Message::Retire`] on the job queue. A worker takes it like a job, so
     /// only a worker with empty hands ever takes one, and an idle worker blocked on the queue is
     /// woken by it as by a job. It is sent with `try_send`: a queue with no room means the
     /// workers are behind, no time to shrink, and a blocking `send` could wait for ever on
@@ -210,7 +210,7 @@ impl WorkerPool {
         let mut workers = lock(&self.workers);
         let mut retired = 0;
         while retired < count.min(workers.active - self.limits.min) {
-            match self.queue.try_send(Task::Retire) {
+            match self.queue.try_send(Message::Retire) {
                 Ok(()) => retired += 1,
                 Err(TrySendError::Full(_)) => break,
                 Err(TrySendError::Disconnected(_)) => {
@@ -241,7 +241,7 @@ impl WorkerPool {
     fn spawn_worker(&self, id: usize) -> JoinHandle<()> {
         let stats = self.metrics.new_worker(id);
         let context = self.context.clone();
-        let jobs = self.tasks.clone();
+        let jobs = self.messages.clone();
         let outcomes = self.outcome_sender.clone();
         let work = Arc::clone(&self.work);
         thread::Builder::new()
@@ -289,21 +289,21 @@ impl Workers {
 }
 
 // ANCHOR: worker
-/// One worker: takes tasks until the queue is closed and empty or it takes a `Retire`, runs each
+/// One worker: takes messages until the queue is closed and empty or it takes a `Retire`, runs each
 /// job with panics caught, records its wait and run time, and sends back what became of it.
 /// Once the context is cancelled, it hands back every job it takes instead of running it.
 fn worker(
     id: usize,
     context: &Context,
-    jobs: Receiver<Task>,
+    jobs: Receiver<Message>,
     outcomes: Sender<FromWorker>,
-    work: &Work,
+    work: &WorkFn,
     stats: StatsRecorder,
 ) {
     // Blocking on the queue is all an idle worker does: a job, a `Retire` and the queue's
     // closing (in `finish`, which a cancelled run reaches at once) each wake it.
-    for task in jobs {
-        let Task::Run { job, queued_at } = task else {
+    for message in jobs {
+        let Message::Run { job, queued_at } = message else {
             break; // Retired.
         };
         // Cancelled while the job sat in the queue: it never started, so hand it back.

@@ -7,8 +7,10 @@
 //!
 //! A client gets a bounded request head ([`MAX_HEAD`]) and a deadline for the whole request
 //! ([`REQUEST_DEADLINE`]), not for each read, so a client that sends a byte a second is cut off
-//! like one that sends nothing; at most [`MAX_CONNECTIONS`] are answered at once; and dropping
-//! the server closes every connection it holds, so no client can delay the program's exit.
+//! like one that sends nothing; at most [`MAX_CONNECTIONS`] are held at once, and a new one
+//! pushes out the oldest, so that clients that connect and say nothing cannot keep a scrape out;
+//! and dropping the server closes every connection it holds, so no client can delay the
+//! program's exit.
 //! (`tiny_http`, the usual small blocking server, bounds neither the head nor the request's time.)
 
 use std::collections::HashMap;
@@ -35,7 +37,8 @@ pub const MAX_HEAD: usize = 8 * 1024;
 /// How long a client has to send its whole request head and read the answer.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 
-/// The most connections answered at once; one more is closed at once.
+/// The most connections held at once. One more pushes out the one held longest: a scrape is
+/// answered in a moment, so the oldest connection is the one least likely to be a scrape.
 pub const MAX_CONNECTIONS: usize = 16;
 
 // ANCHOR: server
@@ -133,9 +136,12 @@ fn accept(listener: &TcpListener, registry: &Arc<Registry>, shared: &Arc<Shared>
         let Ok(stream) = connection else { continue };
         let mut open = lock(&shared.open);
         open.threads.retain(|thread| !thread.is_finished());
-        if open.streams.len() >= MAX_CONNECTIONS {
-            // Dropped: closed at once, and this thread goes back to accepting.
-            continue;
+        if open.streams.len() >= MAX_CONNECTIONS
+            && let Some(oldest) = open.streams.keys().min().copied()
+            && let Some(stream) = open.streams.remove(&oldest)
+        {
+            // Its thread's read fails at once, and the thread ends.
+            let _ = stream.shutdown(Shutdown::Both);
         }
         let Ok(handle) = stream.try_clone() else {
             continue;
@@ -173,7 +179,9 @@ fn answer(stream: &TcpStream, registry: &Registry, deadline: Instant) -> io::Res
         ),
         Some(head) => {
             let mut words = head.split_whitespace();
-            match (words.next(), words.next()) {
+            // A scrape may carry parameters (`/metrics?format=…`); the metrics are the same.
+            let path = |target: &str| target.split('?').next().unwrap_or_default().to_owned();
+            match (words.next(), words.next().map(path).as_deref()) {
                 (Some("GET"), Some("/metrics")) => {
                     let mut body = String::new();
                     match encode(&mut body, registry) {

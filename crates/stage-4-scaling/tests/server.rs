@@ -11,7 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use stage_4_scaling::metrics::PoolMetrics;
-use stage_4_scaling::server::{MAX_HEAD, MetricsServer, REQUEST_DEADLINE, exposure_warning};
+use stage_4_scaling::server::{
+    MAX_CONNECTIONS, MAX_HEAD, MetricsServer, REQUEST_DEADLINE, exposure_warning,
+};
 
 fn server() -> MetricsServer {
     let address: SocketAddr = "127.0.0.1:0".parse().expect("an address");
@@ -68,6 +70,27 @@ fn a_client_that_sends_a_byte_at_a_time_does_not_hold_up_a_scrape() {
         "the scrape waited for the slow client"
     );
     dribbler.join().expect("the slow client");
+}
+
+#[test]
+fn clients_that_connect_and_say_nothing_cannot_keep_a_scrape_out() {
+    let server = server();
+    // More silent clients than the server holds at once: the newest push out the oldest.
+    let silent: Vec<TcpStream> = (0..MAX_CONNECTIONS + 4).map(|_| connect(&server)).collect();
+    let body = scrape(&server);
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    drop(silent);
+}
+
+#[test]
+fn a_scrape_with_parameters_gets_the_metrics() {
+    let server = server();
+    let mut stream = connect(&server);
+    stream
+        .write_all(b"GET /metrics?format=text HTTP/1.1\r\nHost: test\r\n\r\n")
+        .expect("the request is sent");
+    let body = answer(stream);
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
 }
 
 #[test]

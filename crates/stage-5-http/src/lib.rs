@@ -5,6 +5,20 @@
 //! made of async tasks ([`pool`]): cheap to have many of, each waiting without holding a thread.
 //! Around it: a careful HTTP client ([`fetch`]) and a demo server ([`demo`]) that answers in
 //! every way a real one can, so that the program runs offline.
+//!
+//! ```
+//! use stage_5_http::{CancellationToken, JobError, run_pool};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let work = |_worker: usize, number: &u64, _: CancellationToken| {
+//!     let number = *number;
+//!     async move { Ok::<_, JobError<String>>(number * number) }
+//! };
+//! let account = run_pool(3, 4, 1..=10_u64, work, &CancellationToken::new(), |_| {}).await;
+//! assert_eq!((account.completed(), account.total()), (10, 10));
+//! # }
+//! ```
 
 pub mod demo;
 pub mod fetch;

@@ -85,7 +85,7 @@ fn time_one_drain(runtime: &Runtime, url: &str, processes: usize, read_count: us
         .expect("the private server answers");
     let settings = ProduceSettings {
         jobs: JOBS,
-        work: Duration::ZERO,
+        job_duration: Duration::ZERO,
         fail_every: None,
         max_backlog: None,
     };

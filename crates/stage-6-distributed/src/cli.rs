@@ -20,7 +20,13 @@ use crate::broker::{check_url, redact};
 pub struct Cli {
     /// The broker: redis://host:port or redis+unix:///path/to/redis.sock [default: the demo and
     /// `chaos` start a private Redis; the other commands use redis://127.0.0.1:6379]
-    #[arg(long, env = "REDIS_URL", value_name = "URL", global = true)]
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        value_name = "URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub redis: Option<String>,
     /// Prefixes every key, so that queues can share one Redis
     #[arg(long, value_name = "NAME", default_value = "pool", global = true, value_parser = parse_name)]
@@ -117,7 +123,7 @@ pub struct WorkArgs {
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_retention)]
     pub keep_results: Duration,
     /// The most entries the dead-letter stream keeps; the oldest go first
-    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_positive_count,
+    #[arg(long, value_name = "N", default_value = "10000", value_parser = parse_dead_letter_cap,
           allow_negative_numbers = true)]
     pub keep_dead_letters: u64,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9100) while this process works
@@ -184,6 +190,15 @@ fn parse_job_timeout(text: &str) -> Result<Duration, String> {
 /// the same job, which would then find no trace of it.
 fn parse_retention(text: &str) -> Result<Duration, String> {
     parse_duration_at_least(text, Duration::from_secs(60))
+}
+
+/// A cap on the dead-letter stream: at least one, and at most ten million (Redis's own limit is
+/// far above, and a stream that long is a backlog of failures, not a record of them).
+fn parse_dead_letter_cap(text: &str) -> Result<u64, String> {
+    match parse_positive_count(text)? {
+        cap if cap > 10_000_000 => Err("must be at most 10000000".to_owned()),
+        cap => Ok(cap),
+    }
 }
 
 fn parse_chaos_seconds(text: &str) -> Result<u64, String> {

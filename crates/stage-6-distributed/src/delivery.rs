@@ -39,7 +39,7 @@ pub enum Settled {
     NotAJob,
     /// The process was stopped before the broker could be told: the job stays pending, and is
     /// taken over when its lease runs out.
-    Unsettled(String),
+    LeftPending(String),
 }
 // ANCHOR_END: settled
 
@@ -81,7 +81,7 @@ pub(crate) async fn settle<B: Broker, O: Serialize>(
     let ended = match ran {
         Ran::Ended(ended) => ended,
         Ran::LeaseLost => {
-            tracing::warn!("stopped: another worker took the job over");
+            tracing::warn!("stopped: the job is no longer this worker's (taken over, or removed)");
             return Ok(Settled::LeaseLost);
         }
         Ran::PastDeadline => Ok(Err(JobError::Failed(format!(
@@ -92,14 +92,14 @@ pub(crate) async fn settle<B: Broker, O: Serialize>(
     let failure = match outcome(delivery.job_id, worker_id, delivery, ended) {
         Outcome::Completed { input, output, .. } => {
             let output = serde_json::to_string(&output).unwrap_or_default();
-            return complete(broker, &input, &output, stop).await;
+            return complete(broker, &input, &output, settings, stop).await;
         }
         Outcome::Failed { input, failure, .. } => (input, failure.to_string()),
         Outcome::Cancelled { input, .. } => (input, "cancelled".to_owned()),
     };
     let (delivery, reason) = failure;
     if delivery.count >= settings.max_deliveries {
-        return dead_letter(broker, &delivery, &reason, stop).await;
+        return dead_letter(broker, &delivery, &reason, settings, stop).await;
     }
     tracing::info!("failed ({reason}); left for another delivery");
     Ok(Settled::LeftForRetry)
@@ -137,7 +137,7 @@ pub(crate) async fn keeping_lease<B: Broker, T>(
             _ = heartbeat.tick() => match broker.extend_lease(delivery).await {
                 Ok(Lease::Extended) => {}
                 Ok(Lease::Lost) => return Ok(Ran::LeaseLost),
-                Err(lost @ BrokerError::StateLost(_)) => return Err(lost),
+                Err(fatal) if fatal.is_fatal() => return Err(fatal),
                 // The broker is away: the job runs on, and the next heartbeat tries again. If
                 // the lease runs out meanwhile, settling the job will say so.
                 Err(_) => {}
@@ -152,10 +152,14 @@ async fn complete<B: Broker>(
     broker: &B,
     delivery: &Delivery,
     output: &str,
+    settings: &WorkSettings,
     stop: &CancellationToken,
 ) -> Result<Settled, BrokerError> {
-    let told = until_told(stop, || broker.complete(delivery, output)).await;
-    settled(told, "completed")
+    let telling = until_told(stop, || broker.complete(delivery, output));
+    settled(
+        holding_lease(broker, delivery, settings, telling).await,
+        "completed",
+    )
 }
 
 /// Moves the job to the dead-letter stream.
@@ -163,10 +167,38 @@ pub(crate) async fn dead_letter<B: Broker>(
     broker: &B,
     delivery: &Delivery,
     reason: &str,
+    settings: &WorkSettings,
     stop: &CancellationToken,
 ) -> Result<Settled, BrokerError> {
-    let told = until_told(stop, || broker.dead_letter(delivery, reason)).await;
-    settled(told, reason)
+    let telling = until_told(stop, || broker.dead_letter(delivery, reason));
+    settled(
+        holding_lease(broker, delivery, settings, telling).await,
+        reason,
+    )
+}
+
+/// Waits for `telling`, the broker being told a job's fate, extending the delivery's lease every
+/// heartbeat meanwhile: a broker that refuses writes for longer than a lease must not see the
+/// job as abandoned while its worker holds the news, or the job would be delivered again and
+/// again, each delivery one closer to the dead letters. An extension that fails changes
+/// nothing: the telling itself will say if the delivery is no longer this worker's.
+async fn holding_lease<B: Broker, T>(
+    broker: &B,
+    delivery: &Delivery,
+    settings: &WorkSettings,
+    telling: impl Future<Output = T>,
+) -> T {
+    let mut telling = std::pin::pin!(telling);
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + settings.heartbeat(), settings.heartbeat());
+    loop {
+        tokio::select! {
+            told = &mut telling => return told,
+            _ = heartbeat.tick() => {
+                let _ = broker.extend_lease(delivery).await;
+            }
+        }
+    }
 }
 
 /// What the broker's answer means for the worker, logged in one line. `what` is the news the
@@ -186,16 +218,19 @@ fn settled(told: Result<Settlement, BrokerError>, what: &str) -> Result<Settled,
         Ok(Settlement::AlreadyCompleted) => Settled::Duplicate,
         Ok(Settlement::NotHeld) => Settled::LeaseLost,
         Ok(Settlement::NotAJob) => Settled::NotAJob,
-        Err(lost @ BrokerError::StateLost(_)) => return Err(lost),
-        Err(error) => Settled::Unsettled(error.to_string()),
+        Err(fatal) if fatal.is_fatal() => return Err(fatal),
+        Err(error) => Settled::LeftPending(error.to_string()),
     };
     match &settled {
         Settled::Recorded => tracing::info!("completed"),
         Settled::Duplicate => tracing::info!("ended already; this run changed nothing"),
         Settled::LeaseLost => {
-            tracing::warn!("{what}, but another worker took the job over first; nothing recorded");
+            tracing::warn!(
+                "{what}, but the job was no longer this worker's (taken over, or removed); \
+                 nothing recorded"
+            );
         }
-        Settled::Unsettled(error) => tracing::warn!("left pending: {error}"),
+        Settled::LeftPending(error) => tracing::warn!("left pending: {error}"),
         _ => {}
     }
     Ok(settled)

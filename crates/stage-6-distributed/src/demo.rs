@@ -138,7 +138,7 @@ fn introduce(broker: &str) {
 async fn add_jobs<B: Broker>(broker: &B, stop: &CancellationToken) -> Result<(), String> {
     let settings = ProduceSettings {
         jobs: JOBS,
-        work: WORK,
+        job_duration: WORK,
         fail_every: Some(POISON_EVERY),
         max_backlog: None,
     };

@@ -20,7 +20,7 @@ pub struct JobSpec {
     /// The number to square. At most `u32::MAX`, so that its square fits in a `u64`.
     pub number: u32,
     /// The simulated work: a sleep this long.
-    pub work: Duration,
+    pub duration: Duration,
     /// Made to fail, every time, so that it ends in the dead-letter stream.
     pub poison: bool,
 }
@@ -39,7 +39,7 @@ impl From<Payload> for JobSpec {
     fn from(payload: Payload) -> Self {
         Self {
             number: payload.number,
-            work: Duration::from_millis(payload.work_ms),
+            duration: Duration::from_millis(payload.work_ms),
             poison: payload.poison,
         }
     }
@@ -49,7 +49,7 @@ impl From<JobSpec> for Payload {
     fn from(spec: JobSpec) -> Self {
         Self {
             number: spec.number,
-            work_ms: u64::try_from(spec.work.as_millis()).unwrap_or(u64::MAX),
+            work_ms: u64::try_from(spec.duration.as_millis()).unwrap_or(u64::MAX),
             poison: spec.poison,
         }
     }
@@ -75,8 +75,8 @@ impl JobSpec {
 pub async fn run_job(job_id: u64, spec: JobSpec) -> Result<u64, JobError> {
     // Not even a zero-length sleep for a job without work: tokio's timer fires on a millisecond
     // tick, so `sleep(0)` can take a millisecond.
-    if !spec.work.is_zero() {
-        tokio::time::sleep(spec.work).await;
+    if !spec.duration.is_zero() {
+        tokio::time::sleep(spec.duration).await;
     }
     if spec.poison {
         return Err(JobError::Failed(format!(
@@ -112,7 +112,7 @@ mod tests {
     fn a_job_round_trips_through_its_payload() {
         let spec = JobSpec {
             number: u32::MAX,
-            work: Duration::from_millis(250),
+            duration: Duration::from_millis(250),
             poison: true,
         };
         assert_eq!(

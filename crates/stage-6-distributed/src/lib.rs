@@ -7,8 +7,9 @@
 //! Delivery is at least once, so each step that ends a job is one atomic, conditional step on
 //! the broker: a job ends completed or dead-lettered, once.
 //!
-//! - [`worker`]: a worker process, [`run_pool`], fed by the broker; [`delivery`]: one delivery,
-//!   run under its lease and deadline and settled; [`tally`]: what a process did.
+//! - [`worker`]: a worker process, [`run_pool`], stage 5's pool fed by [`fetcher`] from the
+//!   broker; [`delivery`]: one delivery, run under its lease and deadline and settled;
+//!   [`tally`]: what a process did.
 //! - [`broker`]: what a pool needs from a shared queue, on Redis ([`RedisBroker`]) and in memory
 //!   ([`MemoryBroker`]); [`status`]: the queue's account as text and JSON.
 //! - [`produce`]: the producer, with back-pressure; [`job`]: the demo's job.
@@ -20,6 +21,7 @@ pub mod chaos;
 pub mod cli;
 pub mod delivery;
 pub mod demo;
+pub mod fetcher;
 pub mod job;
 pub mod metrics;
 pub mod produce;

@@ -102,7 +102,7 @@ async fn produce(
         .map_err(|e| e.to_string())?;
     let settings = ProduceSettings {
         jobs: args.jobs,
-        work: args.delay,
+        job_duration: args.delay,
         fail_every: args.fail_every,
         max_backlog: args.max_backlog,
     };
@@ -172,11 +172,21 @@ async fn status(url: &str, name: &str, args: StatusArgs) -> Result<(), String> {
     }
     let status = broker.status().await.map_err(|e| e.to_string())?;
     if !status.adds_up() {
-        return Err(format!(
-            "the account does not add up: {} completed and {} dead-lettered, of {} jobs \
-             submitted; the broker lost part of the queue's data, or its keys were changed by hand",
-            status.completed, status.dead_lettered, status.submitted
-        ));
+        let lost = status.lost();
+        return Err(if lost > 0 {
+            format!(
+                "the account does not add up: {lost} of the jobs have not ended, are held by no \
+                 consumer and will never be read (a consumer deleted with jobs in hand, or \
+                 entries deleted by hand)"
+            )
+        } else {
+            format!(
+                "the account does not add up: {} completed and {} dead-lettered, of {} jobs \
+                 submitted; the broker lost part of the queue's data, or its keys were changed \
+                 by hand",
+                status.completed, status.dead_lettered, status.submitted
+            )
+        });
     }
     let full = broker.full().await.map_err(|e| e.to_string())?;
     if args.json {

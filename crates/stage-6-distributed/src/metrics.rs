@@ -41,7 +41,7 @@ impl WorkMetrics {
         match settled {
             Settled::Recorded => self.completed.inc(),
             Settled::Duplicate => self.duplicates.inc(),
-            Settled::LeftForRetry | Settled::Unsettled(_) => self.failed.inc(),
+            Settled::LeftForRetry | Settled::LeftPending(_) => self.failed.inc(),
             Settled::DeadLettered | Settled::NotAJob => {
                 self.failed.inc();
                 self.dead_lettered.inc()

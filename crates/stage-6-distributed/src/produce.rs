@@ -17,7 +17,7 @@ pub struct ProduceSettings {
     /// Jobs to add.
     pub jobs: u64,
     /// The work each job does (a sleep this long).
-    pub work: Duration,
+    pub job_duration: Duration,
     /// Every K-th job is a poison job (`None`: none is).
     pub fail_every: Option<u64>,
     /// Add a job only while fewer than this many are waiting or in flight (`None`: always).
@@ -90,7 +90,7 @@ pub async fn produce<B: Broker>(
                 let spec = JobSpec {
                     // The producer's own count, which fits: `--jobs` is at most ten million.
                     number: u32::try_from(nth).unwrap_or(u32::MAX),
-                    work: settings.work,
+                    duration: settings.job_duration,
                     poison: settings.fail_every.is_some_and(|every| nth % every == 0),
                 };
                 spec.encode()

@@ -32,9 +32,13 @@ impl fmt::Display for Status {
         if self.not_jobs > 0 {
             write!(
                 f,
-                "; {} that {} not jobs, dead-lettered",
+                "; {} that {}, dead-lettered",
                 plural(self.not_jobs, "entry", "entries"),
-                if self.not_jobs == 1 { "was" } else { "were" }
+                if self.not_jobs == 1 {
+                    "was not a job"
+                } else {
+                    "were not jobs"
+                }
             )?;
         }
         Ok(())

@@ -40,7 +40,7 @@ impl Tally {
             Settled::DeadLettered => &mut self.dead_lettered,
             Settled::LeaseLost => &mut self.lease_lost,
             Settled::NotAJob => &mut self.not_jobs,
-            Settled::Unsettled(_) => &mut self.unsettled,
+            Settled::LeftPending(_) => &mut self.unsettled,
         };
         *count += 1;
     }
@@ -66,9 +66,13 @@ impl Tally {
         );
         if self.not_jobs > 0 {
             line.push_str(&format!(
-                "; {} that {} not jobs",
+                "; {} that {}",
                 plural(self.not_jobs, "entry", "entries"),
-                if self.not_jobs == 1 { "was" } else { "were" }
+                if self.not_jobs == 1 {
+                    "was not a job"
+                } else {
+                    "were not jobs"
+                }
             ));
         }
         line

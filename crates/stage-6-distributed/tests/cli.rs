@@ -113,6 +113,10 @@ fn bad_input_gets_one_line_naming_the_problem_and_exit_2() {
         ("a_day_and_more_of_work", &["produce", "--delay", "25h"]),
         ("a_short_retention", &["work", "--keep-results", "10s"]),
         ("job_zero", &["status", "--job", "0"]),
+        (
+            "too_many_dead_letters",
+            &["work", "--keep-dead-letters", "18446744073709551615"],
+        ),
         ("chaos_for_ever", &["chaos", "--seconds", "100000"]),
         ("negative_jobs", &["produce", "--jobs", "-3"]),
         ("bad_name", &["--name", "a b", "status"]),
@@ -161,6 +165,14 @@ fn a_password_in_the_url_is_never_printed() {
         ),
         (&["--redis", "localhost:hunter2@6379", "work"][..], None),
         (&["--redis", "redis://:hunter2@127.0.0.1:1"][..], None),
+        (
+            &["--redis", "redis://user:hun/ter2@127.0.0.1:1", "status"][..],
+            None,
+        ),
+        (
+            &["--redis", "redis://:hun?ter2@127.0.0.1:1", "status"][..],
+            None,
+        ),
     ] {
         let mut command = program();
         command.args(args);
@@ -176,6 +188,21 @@ fn a_password_in_the_url_is_never_printed() {
         assert!(!output.status.success(), "{args:?}: {printed}");
         assert!(!printed.contains("hunter2"), "{args:?}: {printed}");
         assert!(printed.contains("***"), "{args:?}: {printed}");
+    }
+}
+
+/// `--help` shows where `REDIS_URL` comes from, never its value.
+#[test]
+fn help_never_shows_the_url_in_the_environment() {
+    for args in [&["--help"][..], &["work", "--help"], &["status", "-h"]] {
+        let output = program()
+            .args(args)
+            .env("REDIS_URL", "redis://:hunter2@127.0.0.1:1")
+            .output()
+            .expect("the program runs");
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{args:?}");
+        assert!(!printed.contains("hunter2"), "{args:?}: {printed}");
     }
 }
 

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -209,11 +209,43 @@ async fn redis_broker(retention: Retention) -> Option<(RedisBroker, RedisFaults)
 // busy machine does not stretch a check's steps past the margins around it.
 contract_tests!(redis, #[tokio::test], redis_broker, Duration::from_secs(1));
 
+/// A queue with nothing in it.
+const EMPTY: Status = Status {
+    submitted: 0,
+    completed: 0,
+    dead_lettered: 0,
+    pending: BTreeMap::new(),
+    unread: Some(0),
+    duplicates: 0,
+    not_jobs: 0,
+};
+
+/// Asserts that `status` is `expected`, where the number of unread entries may also be unknown:
+/// Redis keeps it from 7.0 on, and 6.2 does not say.
+#[track_caller]
+fn assert_status(status: &Status, expected: &Status) {
+    if status.unread.is_none() {
+        assert_eq!(
+            status,
+            &Status {
+                unread: None,
+                ..expected.clone()
+            }
+        );
+    } else {
+        assert_eq!(status, expected);
+    }
+}
+
+/// How long a consumer that holds nothing may be idle before `trim` forgets it, in checks about
+/// entries: longer than any check runs.
+const KEEP_CONSUMERS: Duration = Duration::from_secs(3600);
+
 /// Job number `n`'s payload, as the producer writes it: its number is `n`.
 fn payload(n: u32) -> String {
     JobSpec {
         number: n,
-        work: Duration::from_millis(u64::from(n)),
+        duration: Duration::from_millis(u64::from(n)),
         poison: false,
     }
     .encode()
@@ -647,7 +679,7 @@ async fn status_counts_add_up(
     lease: Lease,
 ) -> Result<(), BrokerError> {
     let status = broker.status().await?;
-    assert_eq!(status, Status::default());
+    assert_status(&status, &EMPTY);
     assert_eq!((status.backlog(), status.waiting()), (0, 0));
 
     submit(broker, 6).await?;
@@ -674,16 +706,17 @@ async fn status_counts_add_up(
     );
 
     let status = broker.status().await?;
-    assert_eq!(
-        status,
-        Status {
+    assert_status(
+        &status,
+        &Status {
             submitted: 6,
             completed: 2,
             dead_lettered: 1,
             pending: pending([("c", 1)]),
+            unread: Some(2),
             duplicates: 1,
             not_jobs: 0,
-        }
+        },
     );
     assert!(status.adds_up());
     assert_eq!(
@@ -860,10 +893,10 @@ async fn a_broker_that_lost_its_state_says_so(
         broker.dead_letter(&delivered[0], "x").await.map(|_| ())
     ));
     assert!(lost(submit(broker, 1).await.map(|_| ())));
-    assert!(lost(broker.trim().await.map(|_| ())));
+    assert!(lost(broker.trim(KEEP_CONSUMERS).await.map(|_| ())));
 
     let afresh = faults.reconnect().await;
-    assert_eq!(afresh.status().await?, Status::default());
+    assert_status(&afresh.status().await?, &EMPTY);
     Ok(())
 }
 
@@ -877,8 +910,8 @@ async fn trim_keeps_every_entry_still_needed(
     submit(broker, 4).await?;
     let read = broker.read_new("a", 2, lease.short_block()).await?;
     broker.complete(&read[0], "1").await?;
-    assert_eq!(broker.trim().await?, 1, "job 1's entry");
-    assert_eq!(broker.trim().await?, 0);
+    assert_eq!(broker.trim(KEEP_CONSUMERS).await?, 1, "job 1's entry");
+    assert_eq!(broker.trim(KEEP_CONSUMERS).await?, 0);
     lease.wait_past().await;
     let taken = one(broker.take_over("b", lease.0, 10).await?);
     assert_eq!(
@@ -890,7 +923,12 @@ async fn trim_keeps_every_entry_still_needed(
     for delivery in [&taken, &unread[0], &unread[1]] {
         broker.complete(delivery, "0").await?;
     }
-    assert_eq!(broker.trim().await?, 3);
+    // The last entry the group read stays: it marks where reading goes on.
+    assert_eq!(
+        broker.trim(KEEP_CONSUMERS).await?,
+        2,
+        "jobs 2 and 3's entries"
+    );
     Ok(())
 }
 

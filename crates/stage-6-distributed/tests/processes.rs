@@ -22,7 +22,7 @@ const GIVE_UP: Duration = Duration::from_secs(120);
 fn add_jobs(harness: &Harness, jobs: u64, work: Duration, fail_every: Option<u64>) {
     let settings = ProduceSettings {
         jobs,
-        work,
+        job_duration: work,
         fail_every,
         max_backlog: None,
     };

@@ -32,7 +32,7 @@ async fn connect(server: &Server, name: &str) -> RedisBroker {
 fn payload(n: u32) -> String {
     JobSpec {
         number: n,
-        work: Duration::ZERO,
+        duration: Duration::ZERO,
         poison: false,
     }
     .encode()
@@ -146,12 +146,12 @@ async fn a_step_that_would_fail_half_way_changes_nothing() {
     submit(&broker, 2).await;
     let read = broker.read_new("a", 2, Duration::ZERO).await.expect("read");
     // Someone sets the completed count to a list: recording would write the job's record, then
-    // fail on the count. Before the fix, the XACK went through with no result kept.
+    // fail on the count, with the entry acknowledged and no result kept.
     command(&server, &["DEL", "demo:completed"]).await;
     command(&server, &["RPUSH", "demo:completed", "oops"]).await;
     let recorded = broker.complete(&read[0], "1").await;
     assert!(
-        matches!(&recorded, Err(BrokerError::Protocol(e)) if e.contains("WRONGTYPE")),
+        matches!(&recorded, Err(BrokerError::Damaged(e)) if e.contains("demo:completed holds a list")),
         "{recorded:?}"
     );
     assert_eq!(
@@ -170,7 +170,10 @@ async fn a_step_that_would_fail_half_way_changes_nothing() {
     // The dead-letter step checks its keys the same way.
     command(&server, &["SET", "demo:dead", "not a stream"]).await;
     let moved = broker.dead_letter(&read[1], "boom").await;
-    assert!(matches!(&moved, Err(BrokerError::Protocol(e)) if e.contains("WRONGTYPE")));
+    assert!(
+        matches!(&moved, Err(BrokerError::Damaged(e)) if e.contains("demo:dead")),
+        "{moved:?}"
+    );
     assert_eq!(broker.pending_of("a").await, Ok(vec![1, 2]));
     let status = broker.status().await;
     assert!(status.is_err(), "the count is not a number: {status:?}");
@@ -307,6 +310,64 @@ async fn a_broker_that_is_not_there_is_unreachable_within_seconds() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Trimming forgets the consumers that hold nothing and have been idle long enough (processes
+/// that died with nothing in hand), and keeps any that holds a job, however long idle.
+#[tokio::test]
+async fn trimming_forgets_idle_consumers_that_hold_nothing() {
+    let Some(server) = private_redis("forget-consumers", false) else {
+        return;
+    };
+    let broker = connect(&server, "pool").await;
+    submit(&broker, 2).await;
+    let done = broker
+        .read_new("done", 1, Duration::ZERO)
+        .await
+        .expect("read");
+    broker.complete(&done[0], "1").await.expect("complete");
+    broker
+        .read_new("holding", 1, Duration::ZERO)
+        .await
+        .expect("read");
+    broker.trim(Duration::from_secs(3600)).await.expect("trim");
+    assert_eq!(consumers(&server).await, ["done", "holding"]);
+    // Redis counts idleness in milliseconds: past a few, both are idle for more than zero.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    broker.trim(Duration::ZERO).await.expect("trim");
+    assert_eq!(consumers(&server).await, ["holding"]);
+}
+
+/// The names of the group's consumers, as Redis lists them.
+async fn consumers(server: &Server) -> Vec<String> {
+    let reply: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+        .arg(&["CONSUMERS", "pool:jobs", "workers"])
+        .query_async(&mut server.connection().await)
+        .await
+        .expect("XINFO CONSUMERS");
+    let mut names: Vec<String> = reply.consumers.into_iter().map(|c| c.name).collect();
+    names.sort();
+    names
+}
+
+/// A wrong password gets one line that says what went wrong, and the password is never shown.
+#[tokio::test]
+async fn a_wrong_password_gets_one_line_that_says_so() {
+    let Some(server) = private_redis("password", false) else {
+        return;
+    };
+    command(&server, &["CONFIG", "SET", "requirepass", "right-one"]).await;
+    let url = format!("{}?pass=wrong-one", server.url());
+    let error = RedisBroker::connect(&url, "demo", Retention::default())
+        .await
+        .map(|_| ())
+        .expect_err("a wrong password")
+        .to_string();
+    assert!(
+        !error.contains('\n') && !error.contains("wrong-one"),
+        "{error}"
+    );
+    assert!(error.contains("password"), "{error}");
+}
+
 /// A server on the port that is not Redis (a web server, say) gets one line that says so.
 #[tokio::test]
 async fn a_server_that_is_not_redis_gets_one_line() {
@@ -364,7 +425,7 @@ async fn a_hundred_thousand_jobs_leave_the_broker_as_small_as_they_found_it() {
     let jobs = 100_000;
     let settings = stage_6_distributed::ProduceSettings {
         jobs,
-        work: Duration::ZERO,
+        job_duration: Duration::ZERO,
         fail_every: Some(1_000),
         max_backlog: None,
     };
@@ -395,7 +456,7 @@ async fn a_hundred_thousand_jobs_leave_the_broker_as_small_as_they_found_it() {
         (status.completed, status.dead_lettered, status.backlog()),
         (99_900, 100, 0)
     );
-    broker.trim().await.expect("trim");
+    broker.trim(Duration::from_secs(3600)).await.expect("trim");
 
     // The records expire a second after their job ended; Redis expires keys in the background,
     // a sample at a time, so wait until only the queue's own keys are left.

@@ -45,7 +45,7 @@ impl Handler for Counting {
         let stopped = Arc::clone(&self.stopped);
         async move {
             let mut counter = StopCounter(Some(stopped));
-            tokio::time::sleep(job.work).await;
+            tokio::time::sleep(job.duration).await;
             counter.0 = None;
             assert!(!job.poison, "job {job_id} is poison: it panics");
             Ok(u64::from(job.number))
@@ -66,7 +66,7 @@ fn settings(lease_ms: u64, timeout_ms: u64, max_deliveries: u64) -> WorkSettings
 async fn add(broker: &MemoryBroker, jobs: u64, work: Duration, fail_every: Option<u64>) {
     let settings = ProduceSettings {
         jobs,
-        work,
+        job_duration: work,
         fail_every,
         max_backlog: None,
     };

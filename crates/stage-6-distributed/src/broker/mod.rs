@@ -88,6 +88,8 @@ pub struct Status {
     pub dead_lettered: u64,
     /// Entries delivered and not yet acknowledged, by consumer name.
     pub pending: BTreeMap<String, u64>,
+    /// Entries the group has not read yet, where the broker says (Redis 7 keeps the group's lag).
+    pub unread: Option<u64>,
     /// Runs that finished after their job had already ended.
     pub duplicates: u64,
     /// Entries that were not jobs (written by another program, or by hand), dead-lettered as such.
@@ -113,12 +115,30 @@ impl Status {
         self.backlog().saturating_sub(self.in_flight())
     }
 
-    /// Whether the numbers can be of one queue: no more jobs ended than were ever added. A
-    /// broker that lost part of its data, or keys changed by hand, break it.
+    /// Jobs that have not ended, are held by nobody, and will never be read: a consumer deleted
+    /// with jobs in hand, or entries deleted by hand. Known only where the broker says how much
+    /// is unread.
+    pub fn lost(&self) -> u64 {
+        self.unread.map_or(0, |unread| {
+            self.backlog()
+                .saturating_sub(self.in_flight())
+                .saturating_sub(unread)
+        })
+    }
+
+    /// Whether the numbers can be of one queue: no more jobs ended than were ever added, and none
+    /// lost. A broker that lost part of its data, or keys changed by hand, break it.
     pub fn adds_up(&self) -> bool {
-        self.completed
-            .checked_add(self.dead_lettered)
-            .is_some_and(|ended| ended <= self.submitted)
+        self.lost() == 0
+            && self
+                .completed
+                .checked_add(self.dead_lettered)
+                .is_some_and(|ended| ended <= self.submitted)
+    }
+
+    /// Whether nothing is left that any worker could do: nothing in flight, and nothing to read.
+    pub fn drained(&self) -> bool {
+        self.in_flight() == 0 && (self.backlog() == 0 || self.unread == Some(0))
     }
 }
 
@@ -214,6 +234,9 @@ pub enum BrokerError {
     /// data, or failed over to a replica that never had it. Nothing that was in flight can be
     /// settled any more, and the account no longer adds up.
     StateLost(String),
+    /// The queue's data was changed behind its back (a key of the wrong type, a count that is not
+    /// a number, a count of jobs lost): no step can be sure of what it would write.
+    Damaged(String),
     /// There is no queue under this name on the broker.
     NoQueue(String),
     /// The broker answered with something this program does not understand.
@@ -224,6 +247,12 @@ impl BrokerError {
     /// Whether trying again later can succeed: the connection or the broker's refusal may pass.
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Lost(_) | Self::Refused(_))
+    }
+
+    /// Whether the queue itself is gone or damaged: a worker can settle nothing any more, and
+    /// stops.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Self::StateLost(_) | Self::Damaged(_))
     }
 }
 
@@ -236,6 +265,7 @@ impl fmt::Display for BrokerError {
             Self::Lost(reason) => write!(f, "lost the connection to the broker: {reason}"),
             Self::Refused(reason) => write!(f, "the broker refuses writes for now: {reason}"),
             Self::StateLost(reason) => write!(f, "the broker lost the queue's state: {reason}"),
+            Self::Damaged(reason) => write!(f, "the queue's data is damaged: {reason}"),
             Self::NoQueue(name) => write!(f, "there is no queue named {name:?} on the broker"),
             Self::Protocol(reason) => write!(f, "unexpected answer from the broker: {reason}"),
         }
@@ -251,6 +281,33 @@ impl std::error::Error for BrokerError {}
 /// [`BrokerError::Refused`] without doing its effect twice, and every operation that settles a
 /// job is one atomic step on the broker that checks before it writes: the delivery is still the
 /// caller's, and the job has not ended another way.
+// ANCHOR_END: broker
+///
+/// # Example
+///
+/// One job's life on the in-process broker: added, delivered, completed, and then nothing left.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use stage_6_distributed::{Broker, MemoryBroker, Settlement};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), stage_6_distributed::BrokerError> {
+/// let broker = MemoryBroker::new();
+/// let added = broker.submit("producer-1", 1, &[r#"{"n":7}"#.to_owned()], None).await?;
+/// assert_eq!((added.first, added.count), (1, 1));
+///
+/// let delivery = broker.read_new("worker-1", 10, Duration::ZERO).await?.remove(0);
+/// assert_eq!((delivery.job_id, delivery.count), (1, 1));
+/// assert_eq!(broker.complete(&delivery, "49").await?, Settlement::Recorded);
+///
+/// let status = broker.status().await?;
+/// assert_eq!((status.completed, status.backlog()), (1, 0));
+/// # Ok(())
+/// # }
+/// ```
+// ANCHOR: broker_body
 pub trait Broker: Send + Sync + 'static {
     /// Adds `payloads` as jobs, numbered by the broker, and returns which numbers they got.
     /// With `max_backlog`, adds only as many as keep the backlog (jobs not yet ended) at or
@@ -315,14 +372,15 @@ pub trait Broker: Send + Sync + 'static {
     fn status(&self) -> impl Future<Output = Result<Status, BrokerError>> + Send;
 
     /// Forgets what nobody needs any more: the stream's entries below the oldest one still
-    /// pending or unread. Returns how many entries went.
-    fn trim(&self) -> impl Future<Output = Result<u64, BrokerError>> + Send;
+    /// pending or unread, and the consumers that hold nothing and have not read for
+    /// `forget_idle` (processes that died with nothing in hand). Returns how many entries went.
+    fn trim(&self, forget_idle: Duration) -> impl Future<Output = Result<u64, BrokerError>> + Send;
 
     /// Takes `consumer` out of the group if it holds nothing, as a process that stopped
     /// cleanly does; a consumer with jobs pending stays, so that they can be taken over.
     fn leave(&self, consumer: &str) -> impl Future<Output = Result<bool, BrokerError>> + Send;
 }
-// ANCHOR_END: broker
+// ANCHOR_END: broker_body
 
 /// What `status`, the demo, `chaos` and the tests read, beyond what a worker needs.
 pub trait Inspect: Broker {

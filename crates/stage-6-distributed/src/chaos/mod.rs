@@ -8,6 +8,7 @@
 //! touches nothing but its own processes and its own keys, under a name of its own.
 
 mod faults;
+mod processes;
 mod verdict;
 
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ use crate::broker::{Broker, RedisBroker, Retention, redact};
 use crate::produce::{ProduceSettings, produce};
 use crate::server::PrivateRedis;
 
-use self::faults::{Redis, Workers};
+use self::processes::{Redis, Workers};
 
 /// Writes one line of the report to stdout.
 fn say(text: std::fmt::Arguments<'_>) {
@@ -43,20 +44,8 @@ pub async fn run(
     seconds: u64,
     stop: &CancellationToken,
 ) -> Result<(), String> {
-    let folder = scratch_folder()?;
-    let outcome = run_in(&folder, redis, name, jobs, seconds, stop).await;
-    let _ = std::fs::remove_dir_all(&folder);
-    outcome
-}
-
-async fn run_in(
-    folder: &std::path::Path,
-    redis: Option<&str>,
-    name: &str,
-    jobs: u64,
-    seconds: u64,
-    stop: &CancellationToken,
-) -> Result<(), String> {
+    let mut scratch = Scratch::new()?;
+    let folder = scratch.0.clone();
     let mut redis = match redis {
         Some(url) => Redis::given(url),
         None => {
@@ -131,8 +120,10 @@ async fn run_in(
         for problem in &broken {
             say(format_args!("chaos: BROKEN: {problem}"));
         }
+        // Kept, for whoever looks into it.
+        scratch.1 = true;
         say(format_args!(
-            "chaos: the worker processes' logs were in {}",
+            "chaos: the worker processes' logs are in {}",
             redact(&logs.display().to_string())
         ));
         Err(format!("{} of the promises broke (above)", broken.len()))
@@ -153,7 +144,7 @@ async fn two_producers(
             .map_err(|e| e.to_string())?;
         let settings = ProduceSettings {
             jobs: share,
-            work,
+            job_duration: work,
             fail_every: Some(POISON_EVERY),
             max_backlog: None,
         };
@@ -172,19 +163,29 @@ async fn two_producers(
     Ok([first, second])
 }
 
-/// A folder of this run's own for the servers' data and the workers' logs.
-fn scratch_folder() -> Result<PathBuf, String> {
-    let folder = std::env::temp_dir().join(format!("stage-6-chaos-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&folder);
-    std::fs::create_dir_all(&folder)
-        .map_err(|error| format!("cannot make {}: {error}", folder.display()))?;
-    Ok(folder)
+/// A folder of this run's own for the servers' data and the workers' logs, removed when dropped
+/// unless a promise broke: then the logs are left for whoever looks into it.
+struct Scratch(PathBuf, bool);
+
+impl Scratch {
+    fn new() -> Result<Self, String> {
+        let folder = std::env::temp_dir().join(format!("stage-6-chaos-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder)
+            .map_err(|error| format!("cannot make {}: {error}", folder.display()))?;
+        Ok(Self(folder, false))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !self.1 {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// Whether the broker's account says nothing is left to do.
 async fn drained<B: Broker>(broker: &B) -> bool {
-    broker
-        .status()
-        .await
-        .is_ok_and(|status| status.backlog() == 0 && status.in_flight() == 0)
+    broker.status().await.is_ok_and(|status| status.drained())
 }

@@ -3,7 +3,9 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Queue, scripts};
+use super::errors::{broker_error, settlement};
+use super::queue::Queue;
+use super::scripts;
 use crate::broker::{BrokerError, Delivery, Settlement};
 
 /// The most runs one script records: a bound on one call's size.
@@ -14,7 +16,7 @@ const MOST_AT_ONCE: usize = 1_000;
 pub(super) struct ToRecord {
     pub(super) delivery: Delivery,
     pub(super) output: String,
-    pub(super) answer: oneshot::Sender<Result<Settlement, BrokerError>>,
+    pub(super) answer: oneshot::Sender<Result<Option<Settlement>, BrokerError>>,
 }
 
 // ANCHOR: record_in_batches
@@ -45,9 +47,9 @@ pub(super) async fn record_in_batches(
 // ANCHOR_END: record_in_batches
 
 /// One `record` script for `batch`, and what it made of each run.
-async fn record(queue: &Queue, batch: &[ToRecord]) -> Result<Vec<Settlement>, BrokerError> {
+async fn record(queue: &Queue, batch: &[ToRecord]) -> Result<Vec<Option<Settlement>>, BrokerError> {
     let mut call = scripts::RECORD.prepare_invoke();
-    queue.start(&mut call).arg(queue.keep_seconds());
+    queue.queue_arguments(&mut call).arg(queue.keep_seconds());
     for run in batch {
         let delivery = &run.delivery;
         call.arg(&delivery.entry)
@@ -59,7 +61,7 @@ async fn record(queue: &Queue, batch: &[ToRecord]) -> Result<Vec<Settlement>, Br
     let answers: Vec<String> = call
         .invoke_async(&mut queue.connection())
         .await
-        .map_err(super::broker_error)?;
+        .map_err(broker_error)?;
     if answers.len() != batch.len() {
         return Err(BrokerError::Protocol(format!(
             "{} answers for {} runs recorded",
@@ -67,8 +69,5 @@ async fn record(queue: &Queue, batch: &[ToRecord]) -> Result<Vec<Settlement>, Br
             batch.len()
         )));
     }
-    answers
-        .iter()
-        .map(|answer| super::settlement(answer))
-        .collect()
+    answers.iter().map(|answer| settlement(answer)).collect()
 }

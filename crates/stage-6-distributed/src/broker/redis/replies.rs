@@ -5,27 +5,41 @@ use std::collections::BTreeMap;
 
 use redis::{FromRedisValue, Value};
 
-use crate::broker::{BrokerError, DeadLetter, JobRecord, JobState};
+use crate::broker::{BrokerError, DeadLetter, JobRecord, JobState, Status};
 
-/// A stream entry as read: its id and its fields, in order.
+/// A stream entry as read: its id and its fields, in order, as bytes: an entry written by
+/// someone else may hold anything, and one that is not text must not fail the read it came in.
 pub(super) struct Entry {
     pub(super) id: String,
-    pub(super) fields: Vec<(String, String)>,
+    pub(super) fields: Vec<Field>,
 }
+
+/// One field of an entry: its name and its value.
+type Field = (Vec<u8>, Vec<u8>);
 
 impl Entry {
     /// The value of field `name`, if the entry has it.
-    pub(super) fn field(&self, name: &str) -> Option<&str> {
+    pub(super) fn field(&self, name: &str) -> Option<&[u8]> {
         self.fields
             .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, value)| value.as_str())
+            .find(|(field, _)| field == name.as_bytes())
+            .map(|(_, value)| value.as_slice())
+    }
+
+    /// The value of field `name` as text, if the entry has it; `Err` if it is not text.
+    fn text(&self, name: &str) -> Result<Option<&str>, String> {
+        self.field(name)
+            .map(|value| {
+                std::str::from_utf8(value)
+                    .map_err(|_| format!("not a job: its field {name:?} is not text"))
+            })
+            .transpose()
     }
 
     /// The job this entry carries, or why it is not one: a job has a number from 1 and a payload.
     pub(super) fn job(&self) -> Result<(u64, String), String> {
         let number = self
-            .field("job")
+            .text("job")?
             .ok_or("not a job: it has no field \"job\"")?;
         let job_id = number
             .parse::<u64>()
@@ -35,7 +49,7 @@ impl Entry {
                 format!("not a job: its job number {number:?} is not a number from 1")
             })?;
         let payload = self
-            .field("payload")
+            .text("payload")?
             .ok_or("not a job: it has no field \"payload\"")?;
         Ok((job_id, payload.to_owned()))
     }
@@ -99,7 +113,7 @@ pub(super) fn entry_of(value: Value) -> Result<Entry, BrokerError> {
     })
 }
 
-fn field_pairs(fields: Value) -> Result<Vec<(String, String)>, BrokerError> {
+fn field_pairs(fields: Value) -> Result<Vec<Field>, BrokerError> {
     if let Value::Map(pairs) = fields {
         return pairs
             .into_iter()
@@ -111,7 +125,7 @@ fn field_pairs(fields: Value) -> Result<Vec<(String, String)>, BrokerError> {
             })
             .collect();
     }
-    let flat: Vec<String> = convert(fields, "a stream entry's fields")?;
+    let flat: Vec<Vec<u8>> = convert(fields, "a stream entry's fields")?;
     Ok(flat
         .chunks_exact(2)
         .map(|pair| (pair[0].clone(), pair[1].clone()))
@@ -139,10 +153,9 @@ pub(super) fn claimed_entries(reply: Value) -> Result<Vec<(Entry, u64)>, BrokerE
         .collect()
 }
 
-/// The status script's answer: five counts, then `[[consumer, pending], …]`.
-pub(super) fn status_counts(
-    reply: Value,
-) -> Result<([u64; 5], BTreeMap<String, u64>), BrokerError> {
+/// The status script's answer: five counts (submitted, completed, dead-lettered, duplicates, not
+/// jobs), then `[[consumer, pending], …]`, then the group's lag (-1 where the server does not say).
+pub(super) fn status(reply: Value) -> Result<Status, BrokerError> {
     let mut parts = array(reply, "the status")?.into_iter();
     let mut counts = [0; 5];
     for count in &mut counts {
@@ -153,10 +166,22 @@ pub(super) fn status_counts(
     }
     let mut pending = BTreeMap::new();
     for consumer in array(parts.next().unwrap_or(Value::Nil), "the consumers")? {
-        let (name, jobs): (String, u64) = convert(consumer, "a consumer's pending count")?;
-        pending.insert(name, jobs);
+        // A consumer's name is whatever its process chose; one that is not text is shown as
+        // near to it as text can be, not refused.
+        let (name, jobs): (Vec<u8>, u64) = convert(consumer, "a consumer's pending count")?;
+        pending.insert(String::from_utf8_lossy(&name).into_owned(), jobs);
     }
-    Ok((counts, pending))
+    let unread: i64 = convert(parts.next().unwrap_or(Value::Int(-1)), "the group's lag")?;
+    let [submitted, completed, dead_lettered, duplicates, not_jobs] = counts;
+    Ok(Status {
+        submitted,
+        completed,
+        dead_lettered,
+        pending,
+        unread: u64::try_from(unread).ok(),
+        duplicates,
+        not_jobs,
+    })
 }
 
 /// A job's record (`HGETALL` of its key) and its entry's pending line (`XPENDING entry entry 1`).
@@ -188,8 +213,9 @@ pub(super) fn job_record(
         _ => match array(pending, "XPENDING's list")?.into_iter().next() {
             None => JobState::Waiting,
             Some(line) => {
-                let (_entry, consumer, _idle, count): (String, String, u64, u64) =
+                let (_entry, consumer, _idle, count): (String, Vec<u8>, u64, u64) =
                     convert(line, "an XPENDING line")?;
+                let consumer = String::from_utf8_lossy(&consumer).into_owned();
                 JobState::Pending { consumer, count }
             }
         },
@@ -203,9 +229,11 @@ pub(super) fn dead_letters(reply: Value) -> Result<Vec<DeadLetter>, BrokerError>
         .into_iter()
         .map(|value| {
             let letter = entry_of(value)?;
-            let field = |name: &str| letter.field(name).unwrap_or_default().to_owned();
+            let field = |name: &str| {
+                String::from_utf8_lossy(letter.field(name).unwrap_or_default()).into_owned()
+            };
             Ok(DeadLetter {
-                job_id: letter.field("job").and_then(|job| job.parse().ok()),
+                job_id: field("job").parse().ok(),
                 entry: field("entry"),
                 deliveries: field("deliveries").parse().unwrap_or(0),
                 error: field("error"),

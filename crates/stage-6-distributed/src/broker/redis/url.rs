@@ -19,43 +19,32 @@ pub fn check_url(url: &str) -> Result<(), String> {
 // ANCHOR: redact
 /// `url` as it may be shown to a person: a password in it, as `user:password@` or as a
 /// `password=` or `pass=` parameter, replaced by `***`. Works on text that is not a valid URL
-/// too, since a malformed URL is exactly what an error message repeats.
+/// too, since a malformed URL is exactly what an error message repeats: a password may hold
+/// `/`, `?` or `@`, so the user's part is everything up to the last `@`.
 pub fn redact(url: &str) -> String {
-    let (before_query, query) = match url.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
-        None => (url, None),
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
     };
-    let (scheme, rest) = match before_query.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, before_query),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
+    let shown = match rest.rsplit_once('@') {
         Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => format!("{user_info}@{host}"),
+            Some((user, _password)) => format!("{scheme}{user}:***@{host}"),
+            None => format!("{scheme}{user_info}@{host}"),
         },
-        None => authority.to_owned(),
+        None => format!("{scheme}{rest}"),
     };
-    let mut shown = match scheme {
-        Some(scheme) => format!("{scheme}://{authority}{path}"),
-        None => format!("{authority}{path}"),
+    // Then every parameter whose name says it is a password, wherever the query begins.
+    let Some((before, query)) = shown.split_once('?') else {
+        return shown;
     };
-    if let Some(query) = query {
-        let parameters: Vec<String> = query
-            .split('&')
-            .map(|parameter| match parameter.split_once('=') {
-                Some((name, _)) if name.to_ascii_lowercase().contains("pass") => {
-                    format!("{name}=***")
-                }
-                _ => parameter.to_owned(),
-            })
-            .collect();
-        shown.push('?');
-        shown.push_str(&parameters.join("&"));
-    }
-    shown
+    let parameters: Vec<String> = query
+        .split('&')
+        .map(|parameter| match parameter.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("pass") => format!("{name}=***"),
+            _ => parameter.to_owned(),
+        })
+        .collect();
+    format!("{before}?{}", parameters.join("&"))
 }
 // ANCHOR_END: redact
 
@@ -80,6 +69,16 @@ mod tests {
             ("localhost:secret@6379", "localhost:***@6379"),
             ("redis://host:6379", "redis://host:6379"),
             ("redis://user@host", "redis://user@host"),
+            (
+                "redis://user:pa/ss@127.0.0.1:1",
+                "redis://user:***@127.0.0.1:1",
+            ),
+            ("redis://:se?cret@127.0.0.1:1", "redis://:***@127.0.0.1:1"),
+            (
+                "redis://:s/e?c@r=et@host/0?db=1",
+                "redis://:***@host/0?db=1",
+            ),
+            ("redis://host?pass=a@b", "redis://host?pass=***"),
         ] {
             assert_eq!(redact(url), shown, "{url}");
             assert!(!redact(url).contains("secret"), "{url}");

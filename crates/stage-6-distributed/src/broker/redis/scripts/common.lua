@@ -20,21 +20,51 @@ local function fail(code, message)
   error({ err = code .. ' ' .. message })
 end
 
+-- What `key` holds: 'none', 'string', 'hash', 'stream', …
+local function kind_of(key)
+  return redis.call('TYPE', key)['ok']
+end
+
+-- Refuses to go on if `key` holds something other than `kind` (or nothing): the queue's data
+-- was changed by hand, and no step can be sure of what it writes.
+local function expect(key, kind)
+  local found = kind_of(key)
+  if found ~= 'none' and found ~= kind then
+    fail('DAMAGED', key .. ' holds a ' .. found .. ' where the queue keeps a ' .. kind)
+  end
+end
+
+-- The count in `key` (0 if it has none), refusing one that a script's INCRBY would fail on.
+local function count_of(key)
+  expect(key, 'string')
+  local value = redis.call('GET', key)
+  if not value then
+    return 0
+  end
+  if not string.match(value, '^%d+$') or #value > 15 then
+    fail('DAMAGED', key .. ' holds ' .. string.sub(value, 1, 40) .. ', which is not a count')
+  end
+  return tonumber(value)
+end
+
 -- A queue whose epoch is missing or changed is not the one the caller connected to: the broker
 -- lost its data since (a restart without persistence, a fail-over to an empty replica).
 local function check_epoch()
+  expect(prefix .. 'epoch', 'string')
   if redis.call('GET', prefix .. 'epoch') ~= ARGV[2] then
     fail('STATELOST', 'its epoch is missing or changed: the broker restarted without its data, '
       .. 'or failed over to a replica that never had it')
   end
 end
 
--- Refuses to go on if `key` holds something other than `kind` (or nothing).
-local function expect(key, kind)
-  local found = redis.call('TYPE', key)['ok']
-  if found ~= 'none' and found ~= kind then
-    fail('WRONGTYPE', key .. ' holds a ' .. found .. ' where the queue keeps a ' .. kind)
+-- A job's record, as { entry, state, by }, or nil if `key` holds something other than a record
+-- (changed by hand): such a job is no job this queue can settle.
+local function record_of(key)
+  local found = kind_of(key)
+  if found ~= 'hash' and found ~= 'none' then
+    return nil
   end
+  return redis.call('HMGET', key, 'entry', 'state', 'by')
 end
 
 -- Who holds `entry` now and its delivery count, or nil if it is not pending.

@@ -4,6 +4,7 @@
 -- still the one its caller found here.
 -- ARGV[2]: a fresh token, the epoch of a queue made now; ARGV[3]: 'make' or 'find'.
 local epoch_key = prefix .. 'epoch'
+expect(epoch_key, 'string')
 local epoch = redis.call('GET', epoch_key)
 if epoch then
   local groups = redis.pcall('XINFO', 'GROUPS', jobs)
@@ -26,7 +27,6 @@ if ARGV[3] ~= 'make' then
   fail('NOQUEUE', 'no queue')
 end
 expect(jobs, 'stream')
-expect(epoch_key, 'string')
 local made = redis.pcall('XGROUP', 'CREATE', jobs, group, '0', 'MKSTREAM')
 if made['err'] and not string.find(made['err'], '^BUSYGROUP') then
   return made

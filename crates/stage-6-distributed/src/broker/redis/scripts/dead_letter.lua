@@ -6,9 +6,11 @@
 check_epoch()
 local entry, job_id, consumer, count, reason = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local key = job_key(job_id)
-local job = redis.call('HMGET', key, 'entry', 'state')
+local job = record_of(key)
 local held = holds(entry, consumer, count)
-if job[1] ~= entry then
+-- A number given out whose record was lost (deleted, evicted) is still a job, to end here.
+local lost = job and not job[1] and tonumber(job_id) <= count_of(prefix .. 'next-job')
+if not job or (job[1] ~= entry and not lost) then
   return held and 'not-a-job' or 'not-held'
 end
 if job[2] then
@@ -23,12 +25,12 @@ if not held then
 end
 local dead = prefix .. 'dead'
 expect(dead, 'stream')
-expect(prefix .. 'dead-lettered', 'string')
-expect(key, 'hash')
-local payload = field(redis.call('XRANGE', jobs, entry, entry)[1][2], 'payload') or ''
+count_of(prefix .. 'dead-lettered')
+local found = redis.call('XRANGE', jobs, entry, entry)[1]
+local payload = found and field(found[2], 'payload') or ''
 redis.call('XADD', dead, 'MAXLEN', ARGV[4], '*', 'job', job_id, 'entry', entry,
   'deliveries', count, 'error', reason, 'payload', payload)
-redis.call('HSET', key, 'state', 'dead', 'by', count, 'error', reason)
+redis.call('HSET', key, 'entry', entry, 'state', 'dead', 'by', count, 'error', reason)
 redis.call('INCR', prefix .. 'dead-lettered')
 acknowledge(entry, key, ARGV[3])
 return 'dead-lettered'

@@ -10,20 +10,22 @@ for i = 4, #ARGV, 5 do
   runs[#runs + 1] = { entry = ARGV[i], job = ARGV[i + 1], consumer = ARGV[i + 2],
     count = ARGV[i + 3], output = ARGV[i + 4] }
 end
-expect(prefix .. 'completed', 'string')
-expect(prefix .. 'duplicates', 'string')
-for _, run in ipairs(runs) do
-  expect(job_key(run.job), 'hash')
-end
+local numbered = count_of(prefix .. 'next-job')
+count_of(prefix .. 'completed')
+count_of(prefix .. 'duplicates')
 
 local answers, completed, duplicates = {}, 0, 0
 for i, run in ipairs(runs) do
   local key = job_key(run.job)
-  local job = redis.call('HMGET', key, 'entry', 'state', 'by')
   local who, deliveries = holder(run.entry)
   local held = who == run.consumer and deliveries == tonumber(run.count)
-  if job[1] ~= run.entry then
-    -- Not this job's entry: a stray that claims the number, or a record long forgotten.
+  local job = record_of(key)
+  if job and not job[1] and held and tonumber(run.job) <= numbered then
+    -- A number given out, and no record: the record was lost (deleted, evicted).
+    answers[i] = 'record-lost'
+  elseif not job or job[1] ~= run.entry then
+    -- Not this job's entry: a stray that claims the number, a record changed by hand, or a
+    -- record long forgotten.
     answers[i] = held and 'not-a-job' or 'not-held'
   elseif job[2] == 'completed' and job[3] == run.count then
     -- This very call again, after a lost answer.

@@ -10,11 +10,26 @@ if not holds(entry, consumer, count) then
 end
 local dead = prefix .. 'dead'
 expect(dead, 'stream')
-expect(prefix .. 'not-jobs', 'string')
+count_of(prefix .. 'not-jobs')
+-- The entry's fields, kept for whoever looks into it: whole if small, else only their names,
+-- so that a huge entry is not copied.
 local found = redis.call('XRANGE', jobs, entry, entry)[1]
-local fields = found and cjson.encode(found[2]) or '[]'
+local fields, size = {}, 0
+if found then
+  fields = found[2]
+  for _, part in ipairs(fields) do
+    size = size + #part
+  end
+end
+if size > 65536 then
+  local names = {}
+  for i = 1, #fields, 2 do
+    names[#names + 1] = fields[i]
+  end
+  fields = names
+end
 redis.call('XADD', dead, 'MAXLEN', ARGV[3], '*', 'entry', entry, 'deliveries', count,
-  'error', reason, 'fields', fields)
+  'error', reason, 'fields', cjson.encode(fields))
 redis.call('INCR', prefix .. 'not-jobs')
 redis.call('XACK', jobs, group, entry)
 return 'not-a-job'

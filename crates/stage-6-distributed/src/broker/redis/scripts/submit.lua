@@ -7,28 +7,31 @@
 -- ARGV[7…]: the jobs' payloads.
 check_epoch()
 local producer = prefix .. 'producer:' .. ARGV[3]
+expect(producer, 'hash')
 local last = redis.call('HMGET', producer, 'batch', 'first', 'added')
 if last[1] == ARGV[4] then
   -- The same batch again: the producer lost the answer. It was added once; say how.
   return { tonumber(last[2]), tonumber(last[3]) }
 end
-local counts = redis.call('MGET', prefix .. 'next-job', prefix .. 'completed',
-  prefix .. 'dead-lettered')
-local numbered = tonumber(counts[1]) or 0
+local numbered = count_of(prefix .. 'next-job')
 local room = #ARGV - 6
 local most = tonumber(ARGV[6])
 if most > 0 then
-  local backlog = numbered - (tonumber(counts[2]) or 0) - (tonumber(counts[3]) or 0)
+  local backlog = numbered - count_of(prefix .. 'completed') - count_of(prefix .. 'dead-lettered')
   room = math.max(0, math.min(room, most - backlog))
 end
 if room == 0 then
   return { 0, 0 }
 end
-expect(prefix .. 'next-job', 'string')
 expect(jobs, 'stream')
-expect(producer, 'hash')
+local top = redis.call('XREVRANGE', jobs, '+', '-', 'COUNT', 1)[1]
+if top and string.find(top[1], '^18446744073709551615%-') then
+  fail('DAMAGED', jobs .. "'s last entry has the largest id there is: nothing can follow it")
+end
 for id = numbered + 1, numbered + room do
-  expect(job_key(id), 'hash')
+  if kind_of(job_key(id)) ~= 'none' then
+    fail('DAMAGED', 'job ' .. id .. ' already has a record: the count of jobs added was lost')
+  end
 end
 local first = redis.call('INCRBY', prefix .. 'next-job', room) - room + 1
 for i = 1, room do

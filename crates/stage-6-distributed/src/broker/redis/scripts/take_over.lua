@@ -19,8 +19,9 @@ repeat
     if found then
       local entry, fields = found[1], found[2]
       local job_id = field(fields, 'job')
-      local key = job_id and job_key(job_id)
-      if key and redis.call('HGET', key, 'entry') == entry and redis.call('HGET', key, 'state') then
+      local key = job_id and string.match(job_id, '^%d+$') and job_key(job_id)
+      local job = key and record_of(key)
+      if job and job[1] == entry and job[2] then
         acknowledge(entry, key, ARGV[3])
       else
         local _, count = holder(entry)
