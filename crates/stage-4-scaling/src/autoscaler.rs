@@ -271,12 +271,12 @@ impl<'pool> Autoscaler<'pool> {
     fn observe(&mut self) -> Observation {
         let metrics = self.pool.metrics();
         let at = metrics.now();
-        let waits = metrics.totals().wait_time;
+        let (count, sum) = metrics.waits();
         let (count_before, sum_before) = self.waits_before;
-        let started = waits.count - count_before;
-        let mean_wait = (started > 0)
-            .then(|| (waits.sum - sum_before) / u32::try_from(started).unwrap_or(u32::MAX));
-        self.waits_before = (waits.count, waits.sum);
+        let started = count - count_before;
+        let mean_wait =
+            (started > 0).then(|| (sum - sum_before) / u32::try_from(started).unwrap_or(u32::MAX));
+        self.waits_before = (count, sum);
         let idle_workers = metrics
             .all_workers()
             .iter()

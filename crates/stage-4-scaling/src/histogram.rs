@@ -1,54 +1,29 @@
 //! How long jobs waited and ran: a histogram that one worker records into and anyone reads.
 //!
-//! It keeps two sets of buckets, one for each reader:
+//! Each duration is counted twice, once for each reader:
 //!
-//! - **fine buckets** for the quantiles the program prints. They are log-linear, as in an HDR
-//!   histogram: every power of two of nanoseconds is cut into 32 equal buckets, so a bucket is at
-//!   most 1/32 of its lower bound wide, and the middle of the bucket that holds a quantile is
-//!   within 1/64 (about 1.6 %) of the duration at that quantile;
-//! - **scrape buckets** for Prometheus, whose bounds (1, 2 and 5 of each power of ten) a scraper
-//!   adds up across scrapes and instances. Their quantiles would be off by up to half a decade.
+//! - in an **HDR histogram** (the `hdrhistogram` crate) for the quantiles the program prints: its
+//!   buckets grow with the value, so that every bucket is narrow next to the durations it holds,
+//!   and a quantile read from it is within [`QUANTILE_ERROR`] of the duration at that rank;
+//! - in **scrape buckets** for Prometheus, whose bounds (1, 2 and 5 of each power of ten) a
+//!   scraper adds up across scrapes and instances. Their quantiles would be off by up to half a
+//!   decade, but a duration is counted exactly against each bound.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
-// ANCHOR: fine_buckets
-/// Each power of two is cut into `2^SUB_BUCKET_BITS` equal buckets.
-const SUB_BUCKET_BITS: u32 = 5;
-const SUB_BUCKETS: u64 = 1 << SUB_BUCKET_BITS;
-/// Durations from 2^40 ns (about 18 minutes) up all land in the last bucket.
-const LONGEST: u64 = (1 << 40) - 1;
-/// 32 exact buckets for 0..32 ns, then 32 for each power of two up to 2^40.
-const FINE_BUCKETS: usize = (40 - SUB_BUCKET_BITS as usize + 1) * SUB_BUCKETS as usize;
+use pool_core::lock;
 
-/// The largest error of a printed quantile, relative to the duration it stands for: half a
-/// bucket, against a bucket at least 32 of its widths above zero.
-pub const QUANTILE_ERROR: f64 = 1.0 / (2 * SUB_BUCKETS) as f64;
+/// Significant decimal digits the HDR histogram keeps: two make its buckets at most 1/128 of the
+/// durations they hold wide.
+const SIGNIFICANT_DIGITS: u8 = 2;
 
-/// The fine bucket a duration of `nanos` falls in. Below 32 ns each nanosecond has a bucket of
-/// its own; above, the top six bits of the number pick it: the leading one says which power of
-/// two, the five after it which thirty-second of it.
-fn fine_bucket(nanos: u64) -> usize {
-    let nanos = nanos.min(LONGEST);
-    if nanos < SUB_BUCKETS {
-        return nanos as usize;
-    }
-    let shift = nanos.ilog2() - SUB_BUCKET_BITS;
-    let block = u64::from(shift) + 1;
-    (block * SUB_BUCKETS + (nanos >> shift) - SUB_BUCKETS) as usize
-}
+/// Durations from 2^40 ns (about 18 minutes) up are counted as 2^40 ns in the HDR histogram.
+const LONGEST_NANOS: u64 = 1 << 40;
 
-/// The durations fine bucket `index` holds, as its lowest value and its width, in nanoseconds.
-fn fine_bucket_range(index: usize) -> (u64, u64) {
-    let index = index as u64;
-    if index < SUB_BUCKETS {
-        return (index, 1);
-    }
-    let shift = index / SUB_BUCKETS - 1;
-    let low = (SUB_BUCKETS + index % SUB_BUCKETS) << shift;
-    (low, 1 << shift)
-}
-// ANCHOR_END: fine_buckets
+/// The largest error of a printed quantile, relative to the duration it stands for: half a bucket
+/// of the HDR histogram, whose buckets are at most 1/128 of their values wide.
+pub const QUANTILE_ERROR: f64 = 1.0 / 256.0;
 
 /// Upper bounds of the scrape buckets, in seconds: 1, 2 and 5 of each power of ten from 1 µs to
 /// 10 s. Anything longer falls in the last, unbounded bucket.
@@ -83,71 +58,40 @@ fn scrape_bucket(nanos: u64) -> usize {
 }
 
 // ANCHOR: histogram
-/// Durations, counted in both sets of buckets. One thread records (see
-/// [`crate::worker_stats::StatsRecorder`]); any thread reads.
-#[derive(Debug)]
+/// Durations, counted as a [`Distribution`] behind a lock. One thread records (see
+/// [`crate::worker_stats::StatsRecorder`]), so the lock is contended only while someone reads:
+/// the autoscaler on its tick, a scrape, the table at the end.
+#[derive(Debug, Default)]
 pub struct Histogram {
-    fine: Box<[AtomicU64]>,
-    scrape: [AtomicU64; SCRAPE_BUCKETS],
-    sum_nanos: AtomicU64,
-    max_nanos: AtomicU64,
-}
-// ANCHOR_END: histogram
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Self {
-            fine: (0..FINE_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
-            scrape: std::array::from_fn(|_| AtomicU64::new(0)),
-            sum_nanos: AtomicU64::new(0),
-            max_nanos: AtomicU64::new(0),
-        }
-    }
-}
-
-/// Adds `by` to a counter that only one thread writes. A load and a store are enough, and cost
-/// less than `fetch_add`; what makes this correct is that the only writer is a
-/// [`crate::worker_stats::StatsRecorder`], which cannot be cloned or shared between threads.
-fn add(counter: &AtomicU64, by: u64) {
-    counter.store(counter.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+    recorded: Mutex<Distribution>,
 }
 
 impl Histogram {
-    /// Records one duration. Called only by the histogram's one writer.
+    /// Records one duration.
     pub(crate) fn record(&self, duration: Duration) {
-        let nanos = nanos(duration);
-        add(&self.fine[fine_bucket(nanos)], 1);
-        add(&self.scrape[scrape_bucket(nanos)], 1);
-        add(&self.sum_nanos, nanos);
-        if nanos > self.max_nanos.load(Ordering::Relaxed) {
-            self.max_nanos.store(nanos, Ordering::Relaxed);
-        }
+        lock(&self.recorded).record(duration);
     }
 
     /// Adds what this histogram holds now to `total`.
     pub fn add_to(&self, total: &mut Distribution) {
-        for (sum, bucket) in total.fine.iter_mut().zip(self.fine.iter()) {
-            *sum += bucket.load(Ordering::Relaxed);
-        }
-        // The count is the scrape buckets' sum, read once, so that a scrape's count and its
-        // buckets always agree.
-        for (sum, bucket) in total.scrape.iter_mut().zip(&self.scrape) {
-            let in_bucket = bucket.load(Ordering::Relaxed);
-            *sum += in_bucket;
-            total.count += in_bucket;
-        }
-        total.sum += Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed));
-        total.max = total
-            .max
-            .max(Duration::from_nanos(self.max_nanos.load(Ordering::Relaxed)));
+        total.add(&lock(&self.recorded));
+    }
+
+    /// How many durations were recorded, and their total: all that an average needs, without
+    /// adding up buckets.
+    pub fn count_and_sum(&self) -> (u64, Duration) {
+        let recorded = lock(&self.recorded);
+        (recorded.count, recorded.sum)
     }
 }
+// ANCHOR_END: histogram
 
 // ANCHOR: distribution
-/// Histograms added up (across workers, at one moment).
+/// Durations counted: one worker's, or several workers' added up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Distribution {
-    fine: Vec<u64>,
+    /// For the quantiles.
+    quantiles: hdrhistogram::Histogram<u64>,
     /// Observations per scrape bucket (not cumulative); the last bucket is unbounded.
     pub scrape: [u64; SCRAPE_BUCKETS],
     /// How many durations were recorded.
@@ -157,13 +101,17 @@ pub struct Distribution {
     /// The longest one.
     pub max: Duration,
 }
-
 // ANCHOR_END: distribution
 
 impl Default for Distribution {
     fn default() -> Self {
         Self {
-            fine: vec![0; FINE_BUCKETS],
+            quantiles: hdrhistogram::Histogram::new_with_bounds(
+                1,
+                LONGEST_NANOS,
+                SIGNIFICANT_DIGITS,
+            )
+            .expect("constant bounds that hdrhistogram accepts"),
             scrape: [0; SCRAPE_BUCKETS],
             count: 0,
             sum: Duration::ZERO,
@@ -173,24 +121,37 @@ impl Default for Distribution {
 }
 
 impl Distribution {
+    fn record(&mut self, duration: Duration) {
+        let nanos = nanos(duration);
+        self.quantiles.saturating_record(nanos.min(LONGEST_NANOS));
+        self.scrape[scrape_bucket(nanos)] += 1;
+        self.count += 1;
+        self.sum = self.sum.saturating_add(duration);
+        self.max = self.max.max(duration);
+    }
+
+    fn add(&mut self, other: &Distribution) {
+        // Both have the same bounds and precision, so adding cannot fail; the quantiles would
+        // only be missing `other`'s durations if it did.
+        let _ = self.quantiles.add(&other.quantiles);
+        for (sum, in_bucket) in self.scrape.iter_mut().zip(other.scrape) {
+            *sum += in_bucket;
+        }
+        self.count += other.count;
+        self.sum = self.sum.saturating_add(other.sum);
+        self.max = self.max.max(other.max);
+    }
+
     // ANCHOR: quantile
     /// The `q`-quantile (0.5 for the median), within [`QUANTILE_ERROR`] of the recorded
-    /// duration at that rank: the middle of the fine bucket that holds it. `None` when nothing
-    /// was recorded.
+    /// duration at that rank: the middle of the HDR bucket that holds it. `None` when nothing was
+    /// recorded.
     pub fn quantile(&self, q: f64) -> Option<Duration> {
-        let count: u64 = self.fine.iter().sum();
-        if count == 0 {
+        if self.quantiles.is_empty() {
             return None;
         }
-        // The rank of the duration asked for, from 1: the median of 400 is the 200th.
-        let rank = ((q * count as f64).ceil() as u64).clamp(1, count);
-        let mut below = 0;
-        let index = self.fine.iter().position(|&in_bucket| {
-            below += in_bucket;
-            below >= rank
-        })?;
-        let (low, width) = fine_bucket_range(index);
-        let middle = Duration::from_nanos(low + width / 2);
+        let in_bucket = self.quantiles.value_at_quantile(q);
+        let middle = Duration::from_nanos(self.quantiles.median_equivalent(in_bucket));
         Some(middle.min(self.max))
     }
     // ANCHOR_END: quantile
@@ -222,18 +183,15 @@ mod tests {
     }
 
     #[test]
-    fn every_duration_falls_in_the_fine_bucket_that_holds_it() {
-        let mut nanos = 0;
-        while nanos < LONGEST {
-            let (low, width) = fine_bucket_range(fine_bucket(nanos));
-            assert!(
-                low <= nanos && nanos < low + width,
-                "{nanos} in [{low}, +{width})"
-            );
-            assert!(width as f64 <= (low as f64 / SUB_BUCKETS as f64).max(1.0));
+    fn the_stated_error_is_the_hdr_histograms() {
+        let quantiles = Distribution::default().quantiles;
+        let mut nanos = 1;
+        while nanos < LONGEST_NANOS {
+            let middle = quantiles.median_equivalent(nanos);
+            let error = middle.abs_diff(nanos) as f64 / nanos as f64;
+            assert!(error <= QUANTILE_ERROR, "{nanos} ns read as {middle} ns");
             nanos = nanos * 9 / 8 + 1;
         }
-        assert_eq!(fine_bucket(u64::MAX), FINE_BUCKETS - 1);
     }
 
     #[test]
@@ -257,6 +215,21 @@ mod tests {
     }
 
     #[test]
+    fn workers_histograms_add_up() {
+        let mut total = Distribution::default();
+        for worker in 1..=3 {
+            total.add(&distribution_of(
+                (0..100).map(|_| Duration::from_millis(worker)),
+            ));
+        }
+        assert_eq!(total.count, 300);
+        assert_eq!(total.sum, Duration::from_millis(600));
+        assert_eq!(total.max, Duration::from_millis(3));
+        let median = total.quantile(0.5).expect("a median").as_secs_f64();
+        assert!((median - 0.002).abs() <= 0.002 * QUANTILE_ERROR, "{median}");
+    }
+
+    #[test]
     fn the_bounds_in_nanoseconds_are_the_bounds_in_seconds() {
         for (nanos, seconds) in SCRAPE_BOUNDS_NANOS.iter().zip(SCRAPE_BOUNDS) {
             assert_eq!(
@@ -271,13 +244,13 @@ mod tests {
         let total = distribution_of([
             Duration::from_millis(20),
             Duration::from_micros(20_001),
-            Duration::from_secs(60),
+            Duration::from_secs(60 * 60),
         ]);
         let index = |seconds: f64| SCRAPE_BOUNDS.iter().position(|&bound| bound == seconds);
         assert_eq!(total.scrape[index(0.02).expect("a 20 ms bound")], 1);
         assert_eq!(total.scrape[index(0.05).expect("a 50 ms bound")], 1);
         assert_eq!(total.scrape[SCRAPE_BUCKETS - 1], 1, "past the last bound");
         assert_eq!(total.count, 3);
-        assert_eq!(total.max, Duration::from_secs(60));
+        assert_eq!(total.max, Duration::from_secs(60 * 60));
     }
 }

@@ -143,6 +143,16 @@ impl PoolMetrics {
         submitted.saturating_sub(ended)
     }
 
+    /// How many jobs have started, and how long they waited in the queue in all.
+    pub fn waits(&self) -> (u64, Duration) {
+        self.all_workers()
+            .iter()
+            .map(|worker| worker.wait_time().count_and_sum())
+            .fold((0, Duration::ZERO), |(count, sum), (more, longer)| {
+                (count + more, sum + longer)
+            })
+    }
+
     /// The pool-wide totals, added up across every worker that ever ran.
     pub fn totals(&self) -> Totals {
         let mut totals = Totals {
