@@ -10,12 +10,16 @@
 //! wakes the idle ones.
 
 use std::io;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, at, bounded, select};
-use pool_core::lock;
+
+use crate::sync::{Mutex, OnceLock, lock};
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 /// Why a context was cancelled; Go's `ctx.Err()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,14 +148,23 @@ impl Context {
         self.cancel_because(Reason::Cancelled);
     }
 
-    /// Cancels with a given reason. Only the first cancellation counts; the rest are no-ops.
+    /// Cancels with a given reason. Only the first cancellation counts; a later one changes
+    /// nothing, and returns once the first has finished: when `cancel` returns, `done` is closed
+    /// and the children are cancelled, whichever call won.
     pub fn cancel_because(&self, reason: Reason) {
+        // Held until this cancellation has finished, so that one that lost the race waits here.
+        let mut close_done = lock(&self.inner.close_done);
         if self.inner.reason.set(reason).is_err() {
             return;
         }
-        // Dropping the only sender closes `done`: every `select!` waiting on it wakes up.
-        drop(lock(&self.inner.close_done).take());
+        // Dropping the only sender closes `done`: every `select!` waiting on it wakes up. Only
+        // the first cancellation gets here, so the sender is always still there.
+        let sender = close_done.take();
+        debug_assert!(sender.is_some(), "a context's done closed twice");
+        drop(sender);
         let children = std::mem::take(&mut *lock(&self.inner.children));
+        // A child's lock is taken while the parent's is held, never the other way round, so
+        // two cancellations cannot wait for each other.
         for child in children.iter().filter_map(Weak::upgrade) {
             Self { inner: child }.cancel_because(reason);
         }

@@ -31,6 +31,7 @@ pub mod outcome;
 pub mod pool;
 pub mod program;
 pub mod signals;
+mod sync;
 
 pub use context::{Context, DeadlineTimer, Reason};
 pub use outcome::{Account, Failure, FromWorker, JobError, Outcome};

@@ -19,6 +19,25 @@ fn book_output(file_name: &str) -> PathBuf {
     .collect()
 }
 
+/// Checks that the book's `src/output/<file_name>` is `generated`, text a test made (a model
+/// checker's trace, say). With `UPDATE_BOOK_OUTPUT=1` it writes the file instead; review the
+/// change like any other change of the book.
+pub fn check_generated_output(file_name: &str, generated: &str) {
+    let path = book_output(file_name);
+    if std::env::var_os("UPDATE_BOOK_OUTPUT").is_some() {
+        std::fs::write(&path, generated)
+            .unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
+        return;
+    }
+    let shown = read_book_output(file_name);
+    assert!(
+        shown == generated,
+        "{} is not what the test made; if the change is meant, rerun with \
+         UPDATE_BOOK_OUTPUT=1\n--- book\n{shown}--- made\n{generated}",
+        path.display()
+    );
+}
+
 /// Reads a file from the book's `src/output/` folder.
 pub fn read_book_output(file_name: &str) -> String {
     let path = book_output(file_name);

@@ -20,7 +20,7 @@ mod process;
 mod timeline;
 
 pub use account::{PrintedAccount, assert_every_job_once};
-pub use book::{check_transcript, check_transcript_with, read_book_output};
+pub use book::{check_generated_output, check_transcript, check_transcript_with, read_book_output};
 pub use in_flight::{InFlight, Running};
 pub use lines::{number_after, sort_lines_by_key};
 pub use nix::sys::signal::Signal;
