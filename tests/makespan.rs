@@ -36,7 +36,7 @@ fn twelve_jobs_on_four_workers_take_three_rounds() {
     assert!(
         capture
             .text()
-            .contains("ideal 0.30s, as 12 jobs 4 at a time take ⌈12/4⌉ = 3 rounds of 100ms"),
+            .contains("ideal 0.30s: ⌈12/4⌉ = 3 rounds of 100ms"),
         "{}",
         capture.text()
     );

@@ -21,7 +21,7 @@ use std::time::SystemTime;
 pub use clock::{Clock, WallTime};
 pub use console::{Capture, Console};
 pub use sync::lock;
-pub use text::{number_ranges, panic_message, short_duration};
+pub use text::{counted, number_ranges, panic_message, short_duration};
 
 // ANCHOR: job
 /// One unit of work: the pool's input.

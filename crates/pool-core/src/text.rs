@@ -27,6 +27,12 @@ pub fn short_duration(duration: Duration) -> String {
     }
 }
 
+/// `count` with its noun, singular or plural as the count wants: `1 job`, `3 jobs`,
+/// `0 deliveries`. `many` is the plural, for nouns that do not just add an s.
+pub fn counted(count: u64, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
 /// Numbers as runs: `1–3, 7, 9–10` for 1, 2, 3, 7, 9, 10. The numbers are sorted first, and a
 /// number given twice counts once. A list of job numbers stays one short line however long it is.
 pub fn number_ranges(numbers: impl IntoIterator<Item = u64>) -> String {

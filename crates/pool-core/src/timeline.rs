@@ -16,7 +16,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::Clock;
+use crate::{Clock, number_ranges};
 
 /// How a job that ran ended; each kind has its own colour and label in the picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +111,6 @@ const ROW_HEIGHT: u32 = 44;
 const MIN_ROW_HEIGHT: u32 = 4;
 const ROWS_HEIGHT_BUDGET: u32 = 600;
 const NOTE_HEIGHT: u32 = 24;
-/// At most this many never-started jobs are listed by id.
-const LISTED: usize = 20;
 
 const COMPLETED: RGBColor = RGBColor(158, 202, 225);
 const FAILED: RGBColor = RGBColor(244, 166, 160);
@@ -268,17 +266,14 @@ impl Timeline {
     }
 }
 
-/// `never started (no bar): jobs 8, 9, 10`, with long lists cut short.
+/// `never started (no bar): jobs 8–10`: the jobs as runs of numbers, one short line however
+/// many there are.
 fn never_started_note(jobs: &[u64]) -> String {
-    let listed: Vec<String> = jobs.iter().take(LISTED).map(u64::to_string).collect();
-    let more = jobs.len().saturating_sub(LISTED);
-    let tail = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
     let noun = if jobs.len() == 1 { "job" } else { "jobs" };
-    format!("never started (no bar): {noun} {}{tail}", listed.join(", "))
+    format!(
+        "never started (no bar): {noun} {}",
+        number_ranges(jobs.iter().copied())
+    )
 }
 
 /// When each job ran, timed around its work, for pools whose outcomes do not all say when they
@@ -352,14 +347,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_long_never_started_list_is_cut_short() {
+    fn never_started_jobs_are_listed_as_runs() {
         assert_eq!(
-            never_started_note(&[8, 9]),
-            "never started (no bar): jobs 8, 9"
+            never_started_note(&[8, 9, 10, 12]),
+            "never started (no bar): jobs 8–10, 12"
         );
         assert_eq!(never_started_note(&[10]), "never started (no bar): job 10");
-        let many: Vec<u64> = (1..=25).collect();
-        assert!(never_started_note(&many).ends_with("19, 20 and 5 more"));
+        let many: Vec<u64> = (201..=400).collect();
+        assert_eq!(
+            never_started_note(&many),
+            "never started (no bar): jobs 201–400"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use pool_core::cli::PoolArgs;
-use pool_core::{Console, Job, PoolSize, work};
+use pool_core::{Console, Job, PoolSize, counted, work};
 
 /// The article's jobs for this stage: job `id` carries the number `2 × id`, so five jobs square
 /// 2, 4, 6, 8 and 10.
@@ -112,10 +112,10 @@ pub fn run(args: &PoolArgs, console: &Console) -> Vec<u64> {
         console,
     );
     console.line(format_args!(
-        "done: {} results from {} jobs on {} workers",
-        results.len(),
-        args.jobs,
-        args.workers
+        "done: {} from {} on {}",
+        counted(results.len() as u64, "result", "results"),
+        counted(args.jobs, "job", "jobs"),
+        counted(args.workers as u64, "worker", "workers"),
     ));
     results
 }

@@ -80,7 +80,7 @@ fn a_rendezvous_queue_and_one_worker_still_run_every_job() {
     let output = stdout_of(program().args(["--queue", "0", "--workers", "1", "--jobs", "4"]));
     assert_eq!(output.matches("picked up job").count(), 4);
     assert!(
-        output.ends_with("done: 4 results from 4 jobs on 1 workers\n"),
+        output.ends_with("done: 4 results from 4 jobs on 1 worker\n"),
         "{output}"
     );
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use pool_core::cli::PoolArgs;
 use pool_core::timeline::{Span, SpanKind, Timeline};
-use pool_core::{Clock, Console, Job, JobResult, PoolSize, WallTime, work};
+use pool_core::{Clock, Console, Job, JobResult, PoolSize, WallTime, counted, work};
 
 /// The article's jobs for this stage: job `id` carries the number `id`.
 pub fn article_jobs(count: u64) -> impl Iterator<Item = Job> {
@@ -143,7 +143,11 @@ impl Report {
     pub fn timeline(&self, workers: usize) -> Timeline {
         let since_start = |at: SystemTime| at.duration_since(self.started_at).unwrap_or_default();
         Timeline {
-            title: format!("stage 2: {} jobs on {workers} workers", self.results.len()),
+            title: format!(
+                "stage 2: {} on {}",
+                counted(self.results.len() as u64, "job", "jobs"),
+                counted(workers as u64, "worker", "workers")
+            ),
             workers,
             spans: self
                 .results
@@ -193,12 +197,13 @@ pub fn run(args: &PoolArgs, delay: Duration, clock: &Clock, console: &Console) -
 
     let (jobs, workers) = (args.jobs, args.workers);
     console.line(format_args!(
-        "done: {} results from {jobs} jobs on {workers} workers in {:.2}s; ideal {:.2}s, \
-         as {jobs} jobs {workers} at a time take ⌈{jobs}/{workers}⌉ = {} rounds of {}",
-        results.len(),
+        "done: {} from {} on {} in {:.2}s; ideal {:.2}s: ⌈{jobs}/{workers}⌉ = {} of {}",
+        counted(results.len() as u64, "result", "results"),
+        counted(jobs, "job", "jobs"),
+        counted(workers as u64, "worker", "workers"),
         elapsed.as_secs_f64(),
         ideal_makespan(jobs, workers, delay).as_secs_f64(),
-        rounds(jobs, workers),
+        counted(rounds(jobs, workers), "round", "rounds"),
         humantime::format_duration(delay),
     ));
     Report {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use pool_core::cli::PoolArgs;
 use pool_core::timeline::{JobTimes, Span, SpanKind, Timeline};
 use pool_core::work::{Slept, sleep_unless_cancelled};
-use pool_core::{Clock, Console, Job, number_ranges, work};
+use pool_core::{Clock, Console, Job, counted, number_ranges, work};
 
 use crate::context::{Context, Reason};
 use crate::outcome::{Account, JobError, Outcome};
@@ -69,9 +69,9 @@ pub fn run(
 ) -> io::Result<Report> {
     let (context, _timer) = parent.with_timeout(settings.timeout)?;
     console.line(format_args!(
-        "started: {} jobs on {} workers, {} each, deadline in {}",
-        settings.pool.jobs,
-        settings.pool.workers,
+        "started: {} on {}, {} each, deadline in {}",
+        counted(settings.pool.jobs, "job", "jobs"),
+        counted(settings.pool.workers as u64, "worker", "workers"),
         humantime::format_duration(settings.delay),
         humantime::format_duration(settings.timeout),
     ));
@@ -136,9 +136,9 @@ fn timeline(
     });
     Timeline {
         title: format!(
-            "stage 3: {} jobs on {} workers, deadline {}",
-            account.total(),
-            settings.pool.workers,
+            "stage 3: {} on {}, deadline {}",
+            counted(account.total() as u64, "job", "jobs"),
+            counted(settings.pool.workers as u64, "worker", "workers"),
             humantime::format_duration(settings.timeout)
         ),
         workers: settings.pool.workers,
@@ -176,11 +176,11 @@ pub fn print_account(
         console.line(format_args!("never started: {jobs} {}", number_ranges(ids)));
     }
     console.line(format_args!(
-        "account: {} completed, {} failed, {} cancelled while running, {} never started = {} jobs",
+        "account: {} completed, {} failed, {} cancelled while running, {} never started = {}",
         account.completed(),
         account.failed(),
         account.cancelled(),
         account.never_started.len(),
-        account.total()
+        counted(account.total() as u64, "job", "jobs")
     ));
 }

@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{after, select};
 use pool_core::work::{Slept, sleep_unless_cancelled};
-use pool_core::{Console, Job, work};
+use pool_core::{Console, Job, counted, work};
 use stage_3_cancel::{Account, Context, JobError, Reason, print_account};
 
 pub use autoscaler::{Autoscaler, Policy, Sample, ScalingEvent, ScalingReason};
@@ -102,9 +102,9 @@ pub fn run(
     let (context, _timer) = parent.with_timeout(settings.timeout)?;
     let (policy, limits) = (settings.policy, settings.pool.limits);
     console.line(format_args!(
-        "started: {} jobs of {} in a burst after {} of quiet; {}..{} workers, tick {}, \
+        "started: {} of {} in a burst after {} of quiet; {}..{} workers, tick {}, \
          keep-alive {}",
-        settings.jobs,
+        counted(settings.jobs, "job", "jobs"),
         humantime::format_duration(settings.delay),
         humantime::format_duration(settings.quiet),
         limits.min,

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use pool_core::Console;
 use pool_core::cli::{BAD_INPUT, INTERRUPTED, one_line};
+use pool_core::{Console, counted};
 use stage_6_distributed::cli::{Cli, Command, LogFormat, ProduceArgs, StatusArgs, WorkArgs};
 use stage_6_distributed::{
     Broker, Demo, Inspect, JobState, ProduceSettings, RedisBroker, Retention, WorkMetrics,
@@ -234,9 +234,9 @@ async fn job_status(broker: &RedisBroker, job_id: u64, json: bool) -> Result<(),
         }
         say(format_args!("{object}"));
     } else {
-        let plural = if runs == 1 { "" } else { "s" };
         say(format_args!(
-            "job {job_id}: {line}; {runs} finished run{plural}"
+            "job {job_id}: {line}; {}",
+            counted(runs as u64, "finished run", "finished runs")
         ));
     }
     Ok(())

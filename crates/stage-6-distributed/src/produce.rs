@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::broker::{Broker, BrokerError, fresh_token};
 use crate::delivery::until_told;
 use crate::job::JobSpec;
-use crate::tally::plural;
+use pool_core::counted;
 
 /// `produce --jobs N --delay D --fail-every K --max-backlog B`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct Produced {
 
 impl fmt::Display for Produced {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let added = plural(self.job_ids.len() as u64, "job", "jobs");
+        let added = counted(self.job_ids.len() as u64, "job", "jobs");
         match self.job_ids.len() {
             0 => write!(f, "added no jobs"),
             _ => write!(

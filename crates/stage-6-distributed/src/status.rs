@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::broker::Status;
-use crate::tally::plural;
+use pool_core::counted;
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -26,14 +26,14 @@ impl fmt::Display for Status {
             self.dead_lettered,
             self.in_flight(),
             self.waiting(),
-            plural(self.submitted, "job", "jobs"),
-            plural(self.duplicates, "duplicate run", "duplicate runs"),
+            counted(self.submitted, "job", "jobs"),
+            counted(self.duplicates, "duplicate run", "duplicate runs"),
         )?;
         if self.not_jobs > 0 {
             write!(
                 f,
                 "; {} that {}, dead-lettered",
-                plural(self.not_jobs, "entry", "entries"),
+                counted(self.not_jobs, "entry", "entries"),
                 if self.not_jobs == 1 {
                     "was not a job"
                 } else {

@@ -1,5 +1,7 @@
 //! What one worker process did, in counts: its memory stays the same however long it runs.
 
+use pool_core::counted;
+
 use crate::delivery::Settled;
 
 // ANCHOR: tally
@@ -50,7 +52,7 @@ impl Tally {
         let mut line = format!(
             "{}: {} recorded, {} {}, {} failed and left for retry, {} dead-lettered, {} lost to \
              another worker, {} left pending; {} taken over after a lease ran out",
-            plural(self.deliveries, "delivery", "deliveries"),
+            counted(self.deliveries, "delivery", "deliveries"),
             self.recorded,
             self.duplicates,
             if self.duplicates == 1 {
@@ -67,7 +69,7 @@ impl Tally {
         if self.not_jobs > 0 {
             line.push_str(&format!(
                 "; {} that {}",
-                plural(self.not_jobs, "entry", "entries"),
+                counted(self.not_jobs, "entry", "entries"),
                 if self.not_jobs == 1 {
                     "was not a job"
                 } else {
@@ -77,9 +79,4 @@ impl Tally {
         }
         line
     }
-}
-
-/// `count` and the noun that goes with it: "1 delivery", "3 deliveries".
-pub(crate) fn plural(count: u64, one: &str, many: &str) -> String {
-    format!("{count} {}", if count == 1 { one } else { many })
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::processes::{Redis, Workers, connection};
 use super::{LEASE, drained, say};
 use crate::broker::{Inspect, RedisBroker};
-use crate::tally::plural;
+use pool_core::counted;
 
 /// Two entries that are not jobs: one with fields nobody here writes, and one that claims a job
 /// number it was never given.
@@ -63,7 +63,7 @@ pub(super) async fn inject(
         let replacement = workers.start().unwrap_or_default();
         say(format_args!(
             "chaos: SIGKILL {killed}, which held {} ({}); started {replacement}",
-            plural(held.len() as u64, "job", "jobs"),
+            counted(held.len() as u64, "job", "jobs"),
             number_ranges(held.iter().copied())
         ));
     }

@@ -11,7 +11,7 @@ use super::processes::{Redis, Workers};
 use super::say;
 use crate::broker::{Broker, Inspect, JobState, RedisBroker, Retention};
 use crate::produce::{ProduceSettings, produce};
-use crate::tally::plural;
+use pool_core::counted;
 
 /// Checks the account of a queue whose producers added `produced` (each producer's job numbers,
 /// in the order it added them) and which has drained, adding a line to `broken` for each promise
@@ -128,7 +128,7 @@ pub(super) async fn check(
     if status.duplicates == extra_runs {
         say(format_args!(
             "chaos: held: {}, each a run of a job that had already ended, counted once",
-            plural(status.duplicates, "duplicate run", "duplicate runs")
+            counted(status.duplicates, "duplicate run", "duplicate runs")
         ));
     } else {
         fail(format!(
