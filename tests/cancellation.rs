@@ -217,6 +217,7 @@ fn cut_by_a_deadline() -> Settings {
         fail_every: None,
         panic_every: None,
         stubborn_every: None,
+        go_port: false,
     }
 }
 

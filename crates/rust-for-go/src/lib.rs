@@ -14,8 +14,9 @@ pub mod panics;
 pub mod send_sync;
 pub mod sharing;
 
-/// The programs the chapter shows the compiler refusing, each a doc test that must fail to
-/// compile with the error code the chapter names.
+/// The programs the book shows the compiler refusing (this chapter's, and stage 4's version of the
+/// article's data race), each a doc test that must fail to compile with the error code the book
+/// names.
 ///
 /// A doc test only checks its error code on a nightly toolchain; on stable it checks that the
 /// program fails to compile at all. The same files are compiled by `tests/refusals.rs`, which
@@ -55,4 +56,12 @@ pub mod refusals {
     #[doc = include_str!("../refusals/moved_receiver.rs")]
     /// ```
     pub mod moved_receiver {}
+
+    /// The article's `ScaleUp`: a plain count changed through an `Arc` by one thread while
+    /// another reads it; an `Arc` gives no `&mut` (E0596). Shown in stage 4's chapter.
+    ///
+    /// ```compile_fail,E0596
+    #[doc = include_str!("../refusals/scale_up_race.rs")]
+    /// ```
+    pub mod scale_up_race {}
 }

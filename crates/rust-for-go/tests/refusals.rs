@@ -1,11 +1,13 @@
-//! The programs the chapter shows the compiler refusing are really refused, with the errors the
+//! The programs the book shows the compiler refusing are really refused, with the errors the
 //! book prints.
 //!
 //! Each file in `refusals/` is compiled on its own with `rustc` (the one `RUSTC` names, or the
-//! one on `PATH`), as a library, with short error messages. Its output, with lines longer than
-//! the book's code column wrapped, must equal `book/src/output/rust-for-go-<name>.txt`, whose
-//! first line is the command. With `UPDATE_BOOK_OUTPUT=1` the test writes those files instead,
-//! and notes the compiler's version beside them.
+//! one on `PATH`), as a library. Most are shown with short error messages, one line per error; a
+//! few in full, as a terminal shows them without colour, with the compiler's help and notes. The
+//! output, with lines longer than the book's code column wrapped, must equal
+//! `book/src/output/rust-for-go-<name>.txt`, whose first line is the command. With
+//! `UPDATE_BOOK_OUTPUT=1` the test writes those files instead, and notes the compiler's version
+//! beside them.
 //!
 //! Another compiler version may word its errors differently. On a reader's machine with another
 //! `rustc`, the test checks that each program is refused with the same error code and says that
@@ -17,24 +19,43 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Each refused program, and the error code it must be refused with.
-const REFUSALS: &[(&str, &str)] = &[
-    ("rc_not_send.rs", "E0277"),
-    ("cell_not_sync.rs", "E0277"),
-    ("spawn_borrow.rs", "E0597"),
-    ("shared_mut.rs", "E0499"),
-    ("moved_receiver.rs", "E0382"),
+/// How much of the compiler's explanation the book shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// `--error-format short`: one line per error, its code, message and the label at its spot.
+    Short,
+    /// The full diagnostics: the code with the compiler's arrows, its help and its notes. Only
+    /// for programs whose notes stay in the program's own file: a note that points into the
+    /// standard library prints its source only where `rust-src` is installed.
+    Full,
+}
+
+/// Each refused program (the Rust-for-Go chapter's, then stage 4's), the error code it must be
+/// refused with, and how the book shows the refusal.
+const REFUSALS: &[(&str, &str, Shown)] = &[
+    ("rc_not_send.rs", "E0277", Shown::Short),
+    ("cell_not_sync.rs", "E0277", Shown::Full),
+    ("spawn_borrow.rs", "E0597", Shown::Short),
+    ("shared_mut.rs", "E0499", Shown::Short),
+    ("moved_receiver.rs", "E0382", Shown::Full),
+    ("scale_up_race.rs", "E0596", Shown::Full),
 ];
 
 /// The arguments the book shows; the test adds only where to put the (never made) output.
-const RUSTC_ARGUMENTS: &[&str] = &[
-    "--edition",
-    "2024",
-    "--crate-type",
-    "lib",
-    "--error-format",
-    "short",
-];
+fn rustc_arguments(shown: Shown) -> &'static [&'static str] {
+    match shown {
+        Shown::Short => &[
+            "--edition",
+            "2024",
+            "--crate-type",
+            "lib",
+            "--error-format",
+            "short",
+        ],
+        // With its output in a pipe, not a terminal, rustc writes no colour codes.
+        Shown::Full => &["--edition", "2024", "--crate-type", "lib"],
+    }
+}
 
 /// The width of the book's code column.
 const WIDTH: usize = 100;
@@ -66,22 +87,58 @@ fn book_output(file: &str) -> PathBuf {
         .join(format!("rust-for-go-{name}.txt"))
 }
 
-/// Splits `line` at spaces into pieces of at most [`WIDTH`] characters; every piece after the
-/// first is indented by four spaces, as a terminal that wrapped the line might show it.
+/// Splits `line` at spaces into pieces of at most [`WIDTH`] characters. Each piece after the
+/// first starts under the text it continues, as the compiler aligns a message of several lines:
+/// after `= help: ` or `= note: `, or after the margin and the underline of a label (keeping the
+/// margin's `|` bars). Any other line, such as a short-format error, continues four spaces in.
 fn wrap(line: &str) -> Vec<String> {
+    let (head, text) = line.split_at(text_start(line));
+    let continuation: String = if line.trim_start().starts_with("= ") {
+        " ".repeat(head.chars().count())
+    } else if head.contains('|') {
+        head.chars()
+            .map(|c| if c == '|' { '|' } else { ' ' })
+            .collect()
+    } else {
+        "    ".to_owned()
+    };
     let mut pieces = Vec::new();
-    let mut current = String::new();
-    for word in line.split(' ') {
-        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > WIDTH {
-            pieces.push(std::mem::replace(&mut current, "   ".to_owned()));
+    let mut current = head.to_owned();
+    let mut empty = true; // Whether `current` holds no word of `text` yet.
+    for word in text.split(' ') {
+        if !empty && current.chars().count() + 1 + word.chars().count() > WIDTH {
+            pieces.push(std::mem::replace(&mut current, continuation.clone()));
+            empty = true;
         }
-        if !current.is_empty() {
+        if !empty {
             current.push(' ');
         }
         current.push_str(word);
+        empty = false;
     }
     pieces.push(current);
     pieces
+}
+
+/// Where the words of a line start: after `= help: ` or `= note: ` in a full diagnostic, after
+/// the margin (`12 |`) and the underline or bars that lead to a label, or at the start.
+fn text_start(line: &str) -> usize {
+    let indent = line.len() - line.trim_start().len();
+    let rest = &line[indent..];
+    if rest.starts_with("= ")
+        && let Some(colon) = rest.find(": ")
+    {
+        return indent + colon + 2;
+    }
+    let after_number = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+    if !after_number.starts_with('|') {
+        return 0;
+    }
+    let margin = line.len() - after_number.len();
+    let drawing = after_number
+        .find(|c: char| !matches!(c, ' ' | '|' | '^' | '-' | '_'))
+        .unwrap_or(after_number.len());
+    margin + drawing
 }
 
 /// A folder of its own under the system's temporary folder, removed on drop.
@@ -106,14 +163,15 @@ impl Drop for TempFolder {
 }
 
 /// What the book shows for one refused file: the command, then the compiler's lines, wrapped.
+/// Short errors lose their blank lines; full ones keep the blank lines between diagnostics.
 /// Panics if the file compiles.
-fn refusal_output(file: &str) -> String {
+fn refusal_output(file: &str, format: Shown) -> String {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
     let out_dir = TempFolder::new(file.trim_end_matches(".rs"));
     let folder = refusals_folder();
     let output = Command::new(&rustc)
         .current_dir(&folder)
-        .args(RUSTC_ARGUMENTS)
+        .args(rustc_arguments(format))
         .arg(file)
         .arg("--out-dir")
         .arg(&out_dir.0)
@@ -127,8 +185,12 @@ fn refusal_output(file: &str) -> String {
     // The compiler names the file as it was given, relative to `refusals/`; strip the absolute
     // folder too, in case a compiler ever spells it out.
     let prefix = format!("{}/", folder.display());
-    let mut shown = format!("$ rustc {} {file}\n", RUSTC_ARGUMENTS.join(" "));
-    for line in stderr.lines().filter(|line| !line.trim().is_empty()) {
+    let mut shown = format!("$ rustc {} {file}\n", rustc_arguments(format).join(" "));
+    let kept = stderr
+        .trim_end()
+        .lines()
+        .filter(|line| format == Shown::Full || !line.trim().is_empty());
+    for line in kept {
         for piece in wrap(&line.replace(&prefix, "")) {
             shown.push_str(&piece);
             shown.push('\n');
@@ -161,9 +223,9 @@ fn every_refused_program_fails_with_the_errors_the_book_shows() {
         );
     }
     let mut problems = Vec::new();
-    for (file, code) in REFUSALS {
-        let shown = refusal_output(file);
-        if !shown.contains(&format!(": error[{code}]: ")) {
+    for &(file, code, format) in REFUSALS {
+        let shown = refusal_output(file, format);
+        if !shown.contains(&format!("error[{code}]: ")) {
             problems.push(format!("{file} was not refused with {code}:\n{shown}"));
             continue;
         }
@@ -204,7 +266,7 @@ fn every_file_in_refusals_is_checked_and_fits_the_book() {
     on_disk.sort();
     let mut listed: Vec<String> = REFUSALS
         .iter()
-        .map(|(file, _)| (*file).to_owned())
+        .map(|(file, _, _)| (*file).to_owned())
         .collect();
     listed.sort();
     assert_eq!(
@@ -242,4 +304,32 @@ fn wrapping_keeps_every_word_and_every_line_within_the_column() {
         .sum();
     assert_eq!(words, 50);
     assert_eq!(wrap("short line"), ["short line"]);
+}
+
+#[test]
+fn a_full_diagnostic_continues_under_the_text_it_wraps() {
+    let words = "words ".repeat(30);
+    let help = format!("   = help: {}", words.trim_end());
+    let pieces = wrap(&help);
+    assert!(pieces.len() > 1);
+    assert!(pieces.iter().all(|piece| piece.chars().count() <= WIDTH));
+    assert!(pieces[0].starts_with("   = help: words"));
+    assert!(
+        pieces[1..]
+            .iter()
+            .all(|piece| piece.starts_with(&format!("{}words", " ".repeat(11))))
+    );
+
+    // A label under the code: the margin's bars stay, the words line up after the underline.
+    let label = format!("   | |    -------- {}", words.trim_end());
+    let pieces = wrap(&label);
+    assert!(pieces.len() > 1);
+    assert!(pieces[0].starts_with("   | |    -------- words"));
+    assert!(
+        pieces[1..]
+            .iter()
+            .all(|piece| piece.starts_with(&format!("   | |{}words", " ".repeat(13))))
+    );
+    assert_eq!(wrap("   = note: short"), ["   = note: short"]);
+    assert_eq!(wrap("12 |     let x = 1;"), ["12 |     let x = 1;"]);
 }

@@ -3,61 +3,11 @@
 use std::io;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, select, select_biased};
 use pool_core::{Clock, Console, Job, PoolSize};
 use stage_3_cancel::{Account, Context, JobError, Reason, run_pool};
 
-// ANCHOR: select_worker
-/// What a worker that waits on the queue and on the context at once gets next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// A job from the queue.
-    Job(Job),
-    /// The context was cancelled.
-    Cancelled,
-    /// The queue is closed and empty: the run is over.
-    QueueClosed,
-}
-
-/// Exercise 1, Go's shape: wait for a job *or* the cancellation. `select_biased!` tries its
-/// branches in order, so once the context is cancelled it wins even when a job is waiting.
-pub fn next_job_biased(context: &Context, jobs: &Receiver<Job>) -> Next {
-    select_biased! {
-        recv(context.done()) -> _ => Next::Cancelled,
-        recv(jobs) -> job => job.map_or(Next::QueueClosed, Next::Job),
-    }
-}
-
-/// The same with `select!`, which picks at random among the branches that are ready, as Go's
-/// `select` does: once cancelled, a worker facing a non-empty queue takes a job half the time.
-pub fn next_job_random(context: &Context, jobs: &Receiver<Job>) -> Next {
-    select! {
-        recv(context.done()) -> _ => Next::Cancelled,
-        recv(jobs) -> job => job.map_or(Next::QueueClosed, Next::Job),
-    }
-}
-
-/// A worker loop built on one of the two, without stage 3's check at the top of the loop:
-/// `start` is called for every job it starts; on cancellation it hands back what is left in the
-/// queue (waiting until the submitter closes it) and returns those jobs.
-pub fn select_worker(
-    context: &Context,
-    jobs: &Receiver<Job>,
-    next_job: impl Fn(&Context, &Receiver<Job>) -> Next,
-    mut start: impl FnMut(Job),
-) -> Vec<Job> {
-    loop {
-        match next_job(context, jobs) {
-            Next::Job(job) => start(job),
-            Next::Cancelled => return jobs.iter().collect(),
-            Next::QueueClosed => return Vec::new(),
-        }
-    }
-}
-// ANCHOR_END: select_worker
-
 // ANCHOR: retries
-/// Exercise 3: runs `jobs` on a pool under a fresh deadline of `timeout`, then the jobs that
+/// Exercise 2: runs `jobs` on a pool under a fresh deadline of `timeout`, then the jobs that
 /// never started on a new pool with a new deadline, up to `retries` more times, and returns one
 /// account for the whole run. Every job is in it exactly once: its last pool's outcome if a
 /// worker ever took it, else in `never_started`, with why the last pool stopped. A cancelled
@@ -115,7 +65,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossbeam_channel::bounded;
     use stage_3_cancel::{Outcome, Settings, simulated_work};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
@@ -124,42 +73,7 @@ mod tests {
         (1..=count).map(|id| Job { id, number: id }).collect()
     }
 
-    /// A cancelled context and a closed queue of 100 jobs: both of the selects' branches are
-    /// ready on every pick, which is the moment after a deadline that the exercise asks about.
-    fn after_the_deadline(next_job: fn(&Context, &Receiver<Job>) -> Next) -> (usize, usize) {
-        let context = Context::new();
-        context.cancel();
-        let (queue, jobs) = bounded(100);
-        for job in numbered_jobs(100) {
-            queue.send(job).expect("the queue has room");
-        }
-        drop(queue);
-        let mut started = 0;
-        let handed_back = select_worker(&context, &jobs, next_job, |_| started += 1);
-        (started, handed_back.len())
-    }
-
-    #[test]
-    fn a_biased_select_starts_no_job_after_the_cancellation() {
-        for _ in 0..50 {
-            assert_eq!(after_the_deadline(next_job_biased), (0, 100));
-        }
-    }
-
-    /// Each pick is a fair coin, so a single run may start no job at all (half the time); over
-    /// 64 runs, the chance that none of them starts one is 2⁻⁶⁴.
-    #[test]
-    fn a_random_select_starts_jobs_after_the_cancellation_but_loses_none() {
-        let mut started_in_all = 0;
-        for _ in 0..64 {
-            let (started, handed_back) = after_the_deadline(next_job_random);
-            assert_eq!(started + handed_back, 100);
-            started_in_all += started;
-        }
-        assert!(started_in_all > 0);
-    }
-
-    /// Exercise 2's fix is the check stage 3 ships: work that ends after the deadline is
+    /// Exercise 1's fix is the check stage 3 ships: work that ends after the deadline is
     /// cancelled even when its own sleep ended first. A deadline already passed and no delay
     /// make the sleep and the timer thread race on every call; the answer never changes.
     #[test]
@@ -175,6 +89,7 @@ mod tests {
             fail_every: None,
             panic_every: None,
             stubborn_every: None,
+            go_port: false,
         };
         let job = Job { id: 10, number: 10 };
         for _ in 0..200 {

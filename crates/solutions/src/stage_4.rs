@@ -9,10 +9,11 @@ use stage_4_scaling::ScalingReason;
 use stage_4_scaling::autoscaler::Observation;
 
 // ANCHOR: longest_wait
-/// The wait of the last job of a burst: the `ahead` jobs queued before it go through `workers`
-/// at a time, each round taking one `delay`.
+/// The wait of the last job of a burst. The `ahead` jobs queued before it start `workers` at a
+/// time, one round per `delay`, and it starts in the first round with room for it: after
+/// ⌊ahead / workers⌋ full rounds (with 9 jobs ahead on 4 workers, after 2, beside the 9th).
 pub fn longest_wait(ahead: u32, workers: u32, delay: Duration) -> Duration {
-    delay * ahead.div_ceil(workers.max(1))
+    delay * (ahead / workers.max(1))
 }
 // ANCHOR_END: longest_wait
 
@@ -103,12 +104,12 @@ pub fn simulate_burst(
 pub struct RetiringGauge(AtomicI64);
 
 impl RetiringGauge {
-    /// In `scale_down`, before each `Task::Retire` is sent.
+    /// In `scale_down`, before each `Message::Retire` is sent.
     pub fn retire_sent(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// In `worker`, when it takes a `Task::Retire` off the queue.
+    /// In `worker`, when it takes a `Message::Retire` off the queue.
     pub fn retire_taken(&self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -124,6 +125,10 @@ impl RetiringGauge {
 mod tests {
     use std::sync::mpsc;
     use std::thread;
+
+    use pool_core::Job;
+    use stage_3_cancel::Context;
+    use stage_4_scaling::{PoolSettings, run_pool, simulated_work};
 
     use super::*;
 
@@ -142,9 +147,47 @@ mod tests {
     #[test]
     fn the_longest_wait_is_rounds_of_the_jobs_ahead() {
         let delay = Duration::from_millis(20);
-        assert_eq!(longest_wait(399, 8, delay), Duration::from_millis(1_000));
-        assert_eq!(longest_wait(399, 2, delay), Duration::from_millis(4_000));
-        assert_eq!(longest_wait(399, 32, delay), Duration::from_millis(260));
+        assert_eq!(longest_wait(399, 8, delay), Duration::from_millis(980));
+        assert_eq!(longest_wait(399, 2, delay), Duration::from_millis(3_980));
+        assert_eq!(longest_wait(399, 32, delay), Duration::from_millis(240));
+        assert_eq!(longest_wait(0, 8, delay), Duration::ZERO);
+    }
+
+    /// The formula against the pool's own measurement, the longest wait its metrics recorded, at
+    /// a fixed size so that no autoscaler tick moves it. The jobs are long next to the
+    /// scheduler's jitter, and each case is one where rounding the other way would be off by a
+    /// whole job: the measured wait is within half a job of the formula.
+    #[test]
+    fn the_longest_wait_is_what_the_pool_measures() {
+        let delay = Duration::from_millis(100);
+        for (jobs, workers) in [(10, 4), (9, 4), (3, 4)] {
+            let settings = PoolSettings {
+                limits: Limits {
+                    min: workers,
+                    max: workers,
+                },
+                queue: jobs,
+            };
+            let jobs_u64 = u64::try_from(jobs).expect("a few jobs");
+            let burst = (1..=jobs_u64).map(|id| Job { id, number: id });
+            let run = run_pool(
+                &settings,
+                None,
+                burst,
+                simulated_work(delay),
+                &Context::new(),
+            );
+            assert_eq!(run.account.completed(), jobs);
+            let measured = run.metrics.totals().wait_time.max;
+            let ahead = u32::try_from(jobs - 1).expect("a few jobs");
+            let predicted =
+                longest_wait(ahead, u32::try_from(workers).expect("a few workers"), delay);
+            assert!(
+                measured.abs_diff(predicted) < delay / 2,
+                "{jobs} jobs on {workers} workers: the last waited {measured:?}, the formula \
+                 says {predicted:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Stage 2: results that say who made them and when.
 //!
 //! The pool is stage 1's, with two changes. Each result is a [`JobResult`] that carries its job
-//! id, the worker that ran it and the time it finished, so the output shows how the jobs were
-//! shared out. And each job sleeps for a delay first, standing in for real work, so the output
+//! id, the worker that ran it and the times it started and finished, so the output shows how
+//! the jobs were shared out. And each job sleeps for a delay first, standing in for real work, so the output
 //! shows the pool's rhythm: N jobs on W workers finish in ⌈N/W⌉ rounds of one delay each.
 //!
 //! ```

@@ -45,6 +45,44 @@ fn the_books_sample_run_is_what_the_program_prints() {
     assert_default_run_snapshot(&read_book_output("stage-2-metadata.txt"));
 }
 
+/// The chapter asks the reader to predict four runs before making them. Each summary names the
+/// rounds and the ideal the chapter predicts, and every job is done. The runs overlap, so the
+/// test takes as long as the longest (1.5 s), not the sum.
+#[test]
+fn the_chapters_predictions_are_what_the_runs_say() {
+    let predicted: [(&[&str], &str); 4] = [
+        (
+            &["--workers", "5"],
+            "ideal 1.00s: ⌈10/5⌉ = 2 rounds of 500ms",
+        ),
+        (
+            &["--workers", "10"],
+            "ideal 0.50s: ⌈10/10⌉ = 1 round of 500ms",
+        ),
+        (
+            &["--workers", "4"],
+            "ideal 1.50s: ⌈10/4⌉ = 3 rounds of 500ms",
+        ),
+        (
+            &["--queue", "0", "--delay", "100ms"],
+            "ideal 0.40s: ⌈10/3⌉ = 4 rounds of 100ms",
+        ),
+    ];
+    std::thread::scope(|scope| {
+        for (args, ideal) in predicted {
+            scope.spawn(move || {
+                let output = stdout_of(program().args(args));
+                let summary = output.lines().last().unwrap_or_default();
+                assert!(
+                    summary.starts_with("done: 10 results"),
+                    "{args:?}: {output}"
+                );
+                assert!(summary.ends_with(ideal), "{args:?}: {summary}");
+            });
+        }
+    });
+}
+
 /// The chapter's examples of bad flags print what the book says they print.
 #[test]
 fn the_books_bad_flag_transcript_is_what_the_program_prints() {

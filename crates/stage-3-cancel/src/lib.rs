@@ -27,6 +27,7 @@
 //!   [`signals`]: Ctrl-C and SIGTERM.
 
 pub mod context;
+mod go_port;
 pub mod outcome;
 pub mod pool;
 pub mod program;

@@ -39,6 +39,11 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = cli::parse_positive_count, allow_negative_numbers = true)]
     stubborn_every: Option<u64>,
 
+    /// Run the direct port of the article's worker, a select! on the queue and the deadline,
+    /// to see what it gets wrong
+    #[arg(long)]
+    go_port: bool,
+
     /// Draw the run into this SVG file: a row per worker, a bar per job, the deadline
     #[arg(long, value_name = "FILE.svg")]
     timeline: Option<PathBuf>,
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
         fail_every: cli.fail_every,
         panic_every: cli.panic_every,
         stubborn_every: cli.stubborn_every,
+        go_port: cli.go_port,
     };
 
     let run = Context::new();

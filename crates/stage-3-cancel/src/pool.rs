@@ -106,7 +106,7 @@ where
 /// workers empty it (handing each job back), which makes room; the waiting `send` completes,
 /// and the check before the next job stops the loop. The one job that slipped in is handed back
 /// by a worker like the rest.
-fn submit(
+pub(crate) fn submit(
     jobs: impl IntoIterator<Item = Job>,
     queue: &Sender<Job>,
     context: &Context,
@@ -158,7 +158,7 @@ pub fn catch_panic<T>(work: impl FnOnce() -> T) -> Result<T, String> {
 // ANCHOR_END: catch_panic
 
 /// One line per outcome; completed jobs print as in stage 2.
-fn print_outcome(console: &Console, outcome: &Outcome, started_at: SystemTime) {
+pub(crate) fn print_outcome(console: &Console, outcome: &Outcome, started_at: SystemTime) {
     match outcome {
         Outcome::Completed { output, .. } => {
             stage_2_metadata::print_result(console, output, started_at);

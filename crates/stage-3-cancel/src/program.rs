@@ -11,6 +11,7 @@ use pool_core::work::{Slept, sleep_unless_cancelled};
 use pool_core::{Clock, Console, Job, counted, number_ranges, work};
 
 use crate::context::{Context, Reason};
+use crate::go_port::run_go_port;
 use crate::outcome::{Account, JobError, Outcome};
 use crate::pool::run_pool;
 
@@ -29,6 +30,9 @@ pub struct Settings {
     pub panic_every: Option<u64>,
     /// Every job whose id is a multiple of this ignores cancellation while it works.
     pub stubborn_every: Option<u64>,
+    /// Run the direct port of the article's worker (a `select!` on the queue and the context)
+    /// instead of this stage's.
+    pub go_port: bool,
 }
 
 // ANCHOR: job_work
@@ -78,16 +82,18 @@ pub fn run(
     // For `--timeline`: failed and cancelled outcomes carry no times, so each job's work is
     // timed here, whatever becomes of it.
     let times = JobTimes::start_now(clock);
-    let account = run_pool(
+    let work = |job: &Job, context: &Context| {
+        times.time(job.id, || simulated_work(job, context, settings))
+    };
+    let (size, jobs) = (
         settings.pool.pool_size(),
         stage_2_metadata::article_jobs(settings.pool.jobs),
-        |job: &Job, context: &Context| {
-            times.time(job.id, || simulated_work(job, context, settings))
-        },
-        &context,
-        clock,
-        console,
     );
+    let account = if settings.go_port {
+        run_go_port(size, jobs, work, &context, clock, console)
+    } else {
+        run_pool(size, jobs, work, &context, clock, console)
+    };
     let stopped_by = account.stopped_by(&context);
     print_account(console, &account, stopped_by, settings.timeout);
     Ok(Report {

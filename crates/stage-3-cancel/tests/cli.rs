@@ -53,6 +53,39 @@ fn the_books_sample_run_is_what_the_program_prints() {
     assert_sorted_snapshot("default_run", &read_book_output("stage-3-cancel.txt"));
 }
 
+/// The chapter's run of the direct port of the article's worker; the same args as its
+/// `cargo run` line. The deadline falls while jobs 7 to 9 run, with job 10 still queued.
+const GO_PORT: [&str; 5] = ["--go-port", "--queue", "10", "--timeout", "1200ms"];
+
+/// What must hold in any run of [`GO_PORT`]: jobs 1 to 6 complete, 7 to 9 are cancelled while
+/// running, and job 10 either never starts or is taken after the cancellation, which the port
+/// says and then counts as cancelled while running. Returns how many jobs were taken late.
+fn assert_go_port_run(output: &str) -> u64 {
+    let account = PrintedAccount::in_output(output);
+    let taken_late = output.matches("after the cancellation").count() as u64;
+    assert!(taken_late <= 1, "{output}");
+    assert_eq!(
+        (account.completed, account.cancelled, account.never_started),
+        (6, 3 + taken_late, 1 - taken_late),
+        "{output}"
+    );
+    assert!(account.adds_up(), "{output}");
+    taken_late
+}
+
+#[test]
+fn the_go_port_may_take_a_job_after_the_cancellation_and_says_so() {
+    assert_go_port_run(&stdout_of(program().args(GO_PORT)));
+}
+
+/// The book's run is one in which the port took job 10 after the cancellation: the chapter
+/// explains that line.
+#[test]
+fn the_books_go_port_run_is_what_the_program_prints() {
+    let output = read_book_output("stage-3-cancel-go-port.txt");
+    assert_eq!(assert_go_port_run(&output), 1, "{output}");
+}
+
 /// The chapter's run with failures mixed in; the same args as its `cargo run` line.
 const FAILURES: [&str; 8] = [
     "--jobs",

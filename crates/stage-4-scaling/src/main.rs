@@ -160,7 +160,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(path) = &cli.chart {
-        match chart::draw(&report.samples, settings.pool.limits.max, path) {
+        match chart::draw(&report.samples, settings.pool.limits, path) {
             Ok(()) => console.line(format_args!("chart: {}", path.display())),
             Err(error) => {
                 eprintln!("error: --chart {error}");

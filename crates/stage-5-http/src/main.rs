@@ -15,11 +15,12 @@ use stage_5_http::{
 /// Stage 5 of Worker Pools in Rust: fetches URLs on a pool of tokio tasks, at most --workers at
 /// once, with a timeout, a body cap, retries and a rate limit; a line per URL, then a summary.
 /// With no --url or --urls it starts its own demo server on 127.0.0.1 and fetches --jobs URLs
-/// from it, one of each kind of outcome, so it works offline. tokio has no rendezvous channel, so
-/// --queue 0 means a queue of one. Ctrl-C or SIGTERM stops it (exit code 130); a second one exits
-/// at once.
+/// from it, one of each kind of outcome, so it works offline. Ctrl-C or SIGTERM stops it (exit
+/// code 130); a second one exits at once.
 #[derive(Debug, Parser)]
 #[command(version)]
+#[command(mut_arg("jobs", |jobs| jobs.help(JOBS_HELP)))]
+#[command(mut_arg("queue", |queue| queue.help(QUEUE_HELP)))]
 struct Cli {
     #[command(flatten)]
     pool: PoolArgs,
@@ -32,10 +33,11 @@ struct Cli {
     #[arg(long = "urls", value_name = "FILE")]
     url_file: Option<PathBuf>,
 
-    /// How long one attempt may take, from connecting to the last byte
+    /// How long one request may take, from connecting to the last byte; each retry has as long
+    /// again
     #[arg(long, value_name = "DURATION", default_value = "1s",
           value_parser = cli::parse_positive_duration)]
-    timeout: Duration,
+    request_timeout: Duration,
 
     /// Attempts after the first, for connection errors, 429 and 5xx
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = cli::parse_job_count,
@@ -56,6 +58,15 @@ struct Cli {
     max_body: u64,
 }
 
+/// `--jobs` as this program takes it: the shared help counts jobs submitted, and here the URLs
+/// given with --url or --urls are the jobs.
+const JOBS_HELP: &str = "URLs to fetch from the demo server, if there is no --url or --urls";
+
+/// `--queue` as this program takes it: the shared help promises a rendezvous for 0, and tokio's
+/// bounded channel needs room for at least one URL.
+const QUEUE_HELP: &str = "URLs the queue holds before the submitter has to wait; 0 is taken as 1, \
+     as tokio's channel needs room for one [default: the number of URLs]";
+
 /// How long a signal sent during the wind-down, after the last answer, has to reach the token.
 const WIND_DOWN_GRACE: Duration = Duration::from_millis(100);
 
@@ -75,11 +86,16 @@ fn main() -> ExitCode {
             return ExitCode::from(BAD_INPUT);
         }
     };
+    // Room for every URL by default, as the other stages have room for every job.
+    let url_count = match &urls {
+        Urls::Given(urls) => urls.len(),
+        Urls::Demo { count } => *count,
+    };
     let settings = Settings {
         workers: cli.pool.workers,
-        queue: cli.pool.queue_capacity(),
+        queue: cli.pool.queue.unwrap_or(url_count).min(cli::MAX_QUEUE),
         fetch: FetchSettings {
-            timeout: cli.timeout,
+            timeout: cli.request_timeout,
             max_body: cli.max_body,
             retries: u32::try_from(cli.retries).unwrap_or(u32::MAX),
             backoff: cli.backoff,

@@ -212,3 +212,36 @@ async fn a_cancelled_run_returns_after_every_job_has_ended() {
     assert_eq!(account.cancelled(), 4);
     assert_eq!(account.total(), 20);
 }
+
+/// How many jobs the submitter has taken from its iterator once the only worker is busy for
+/// good: the one running, those the queue holds, and one in hand, waiting for room. On tokio's
+/// paused clock the sleep ends only when every task is idle, so it is read once the pool has
+/// settled, with no guessed time.
+async fn jobs_taken_with_the_only_worker_busy(queue: usize) -> usize {
+    let alive = Arc::new(AtomicUsize::new(0));
+    let taken = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&taken);
+    let jobs = (1..=10u64).inspect(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let token = CancellationToken::new();
+    let run = run_pool(1, queue, jobs, endless_jobs(&alive), &token, |_| {});
+    let settled = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let taken = taken.load(Ordering::SeqCst);
+        token.cancel();
+        taken
+    };
+    let (account, taken) = tokio::join!(run, settled);
+    assert_eq!(account.total(), 10);
+    taken
+}
+
+/// tokio's bounded channel needs room for one job, so `--queue 0` cannot be a rendezvous (which
+/// would hold none: one job running, one in hand): it is a queue of one.
+#[tokio::test(start_paused = true)]
+async fn a_queue_of_0_is_a_queue_of_one() {
+    assert_eq!(jobs_taken_with_the_only_worker_busy(0).await, 3);
+    assert_eq!(jobs_taken_with_the_only_worker_busy(1).await, 3);
+    assert_eq!(jobs_taken_with_the_only_worker_busy(2).await, 4);
+}
