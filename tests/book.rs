@@ -7,6 +7,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use test_support::{BuiltBook, files_under};
+
 const BOOK_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/book/src");
 
 /// One `{{#include …}}` or `{{#rustdoc_include …}}` found in a chapter.
@@ -301,26 +303,6 @@ fn every_diff_in_the_book_is_generated_from_the_crates() {
     );
 }
 
-/// Every file under `folder` whose name ends in one of `extensions`, recursively.
-fn files_under(folder: &Path, extensions: &[&str]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir(folder) else {
-        return found;
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_under(&path, extensions));
-        } else if path
-            .extension()
-            .is_some_and(|extension| extensions.iter().any(|wanted| extension == *wanted))
-        {
-            found.push(path);
-        }
-    }
-    found
-}
-
 /// An anchor that no chapter includes is a listing the book lost track of: either the chapter
 /// that showed it moved on (drop the markers) or it should be shown (include it).
 #[test]
@@ -406,8 +388,26 @@ fn shown_lines(chapter: &Path, block: &str) -> Vec<String> {
 }
 
 /// The languages of blocks that wrap long lines instead of scrolling (`book/theme/listings.css`):
-/// program output and console sessions.
-const WRAPPING_BLOCKS: [&str; 2] = ["text", "console"];
+/// program output and the commands that make it.
+const WRAPPING_BLOCKS: [&str; 1] = ["text"];
+
+/// Commands and their output are shown as ```` ```text ````: highlight.js colours a
+/// ```` ```console ```` block as shell code, flags as keywords, which a reader reads as meaning.
+#[test]
+fn no_chapter_colours_a_command_as_code() {
+    let coloured: Vec<String> = chapters(Path::new(BOOK_SOURCE))
+        .iter()
+        .filter(|chapter| {
+            fs::read_to_string(chapter)
+                .is_ok_and(|text| text.lines().any(|line| line.trim() == "```console"))
+        })
+        .map(|chapter| chapter.display().to_string())
+        .collect();
+    assert!(
+        coloured.is_empty(),
+        "use ```text for commands: {coloured:?}"
+    );
+}
 
 /// Every code block the built book shows fits its column: no reader scrolls sideways to read the
 /// comment that explains a line. Output and console blocks wrap, so only code is held to the width.
@@ -505,57 +505,22 @@ fn broken_link(page: &Path, link: &str) -> Option<String> {
     (!found).then(|| format!("{link}: no element with id {fragment}"))
 }
 
-/// Builds the book with mdbook into a temporary folder and checks every link and image of every
-/// page. mdbook is part of the project's toolchain (`.ci/run` installs the pinned version); a
-/// machine without it skips this test loudly, and CI, which has it, fails instead.
+/// Builds the book with mdbook and checks every link and image of every page.
 #[test]
 fn every_link_and_image_in_the_built_book_resolves() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = std::env::temp_dir().join(format!("worker-pools-book-{}", std::process::id()));
-    let built = std::process::Command::new("mdbook")
-        .arg("build")
-        .arg(root.join("book"))
-        .arg("--dest-dir")
-        .arg(&output)
-        .output();
-    let built = match built {
-        Ok(built) => built,
-        Err(error) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: mdbook could not be run ({error}); .ci/run installs it");
-            return;
-        }
-        Err(error) => panic!("mdbook could not be run ({error}); CI must have it"),
+    let Some(book) = BuiltBook::build("links") else {
+        return;
     };
-    let log = String::from_utf8_lossy(&built.stderr);
-    assert!(built.status.success(), "mdbook build failed:\n{log}");
-    // mdbook logs a missing include as an ERROR and still succeeds.
-    let complaints: Vec<&str> = log
-        .lines()
-        .filter(|line| line.contains("ERROR") || line.contains("WARN"))
-        .collect();
-    assert!(
-        complaints.is_empty(),
-        "mdbook complained:\n{}",
-        complaints.join("\n")
-    );
-
     let mut broken = Vec::new();
-    for page in files_under(&output, &["html"]) {
-        // mdbook's own pages (the print page repeats every chapter; 404 is a template).
-        let name = page.file_name().unwrap_or_default();
-        if name == "print.html" || name == "404.html" || name == "toc.html" {
-            continue;
-        }
+    for page in book.pages() {
         let html = fs::read_to_string(&page).expect("a built page is readable");
         for link in links_in(&html) {
             if let Some(problem) = broken_link(&page, &link) {
-                let shown = page.strip_prefix(&output).unwrap_or(&page);
+                let shown = page.strip_prefix(&book.dir).unwrap_or(&page);
                 broken.push(format!("{}: {problem}", shown.display()));
             }
         }
     }
-    // Best effort: a leftover folder in the temporary directory is harmless.
-    let _ = fs::remove_dir_all(&output);
     assert!(
         broken.is_empty(),
         "broken links or images in the built book:\n{}",
