@@ -34,10 +34,19 @@ local function expect(key, kind)
   end
 end
 
+-- The string at `key` (false if it has none), refusing a key of another kind. The GET itself
+-- finds out: asking the key's type first would cost a command on every call.
+local function string_at(key)
+  local value = redis.pcall('GET', key)
+  if type(value) == 'table' and value.err then
+    expect(key, 'string')
+  end
+  return value
+end
+
 -- The count in `key` (0 if it has none), refusing one that a script's INCRBY would fail on.
 local function count_of(key)
-  expect(key, 'string')
-  local value = redis.call('GET', key)
+  local value = string_at(key)
   if not value then
     return 0
   end
@@ -50,8 +59,7 @@ end
 -- A queue whose epoch is missing or changed is not the one the caller connected to: the broker
 -- lost its data since (a restart without persistence, a fail-over to an empty replica).
 local function check_epoch()
-  expect(prefix .. 'epoch', 'string')
-  if redis.call('GET', prefix .. 'epoch') ~= ARGV[2] then
+  if string_at(prefix .. 'epoch') ~= ARGV[2] then
     fail('STATELOST', 'its epoch is missing or changed: the broker restarted without its data, '
       .. 'or failed over to a replica that never had it')
   end
@@ -60,11 +68,11 @@ end
 -- A job's record, as { entry, state, by }, or nil if `key` holds something other than a record
 -- (changed by hand): such a job is no job this queue can settle.
 local function record_of(key)
-  local found = kind_of(key)
-  if found ~= 'hash' and found ~= 'none' then
+  local found = redis.pcall('HMGET', key, 'entry', 'state', 'by')
+  if found.err then
     return nil
   end
-  return redis.call('HMGET', key, 'entry', 'state', 'by')
+  return found
 end
 
 -- Who holds `entry` now and its delivery count, or nil if it is not pending.
@@ -86,6 +94,17 @@ end
 local function acknowledge(entry, key, keep_seconds)
   redis.call('XACK', jobs, group, entry)
   redis.call('EXPIRE', key, keep_seconds)
+end
+
+-- Whether stream id `a` comes before `b`. Ids are `<ms>-<seq>`, and neither part fits a Lua
+-- number once it is large, so they are compared as digits: a shorter number is a smaller one.
+local function below(a, b)
+  local a_ms, a_seq = string.match(a, '^(%d+)-(%d+)$')
+  local b_ms, b_seq = string.match(b, '^(%d+)-(%d+)$')
+  if a_ms ~= b_ms then
+    return #a_ms < #b_ms or (#a_ms == #b_ms and a_ms < b_ms)
+  end
+  return #a_seq < #b_seq or (#a_seq == #b_seq and a_seq < b_seq)
 end
 
 -- The value of field `name` in a stream entry's flat list of fields and values, or nil.

@@ -4,14 +4,6 @@
 -- elsewhere. Answers how many entries went. Also takes out of the group the consumers that hold
 -- nothing and have not read for ARGV[3] milliseconds: processes that died with nothing in hand.
 check_epoch()
-local function below(a, b)
-  local a_ms, a_seq = string.match(a, '^(%d+)-(%d+)$')
-  local b_ms, b_seq = string.match(b, '^(%d+)-(%d+)$')
-  if #a_ms ~= #b_ms then
-    return #a_ms < #b_ms
-  end
-  return a_ms < b_ms or (a_ms == b_ms and tonumber(a_seq) < tonumber(b_seq))
-end
 local keep_from
 for _, found in ipairs(redis.call('XINFO', 'GROUPS', jobs)) do
   local info = {}
