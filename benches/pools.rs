@@ -31,8 +31,9 @@
 //! same demo server as stage 5. `scripts/compare-with-go.sh` builds it and sets the variable.
 
 use std::hint::black_box;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -189,6 +190,44 @@ impl GoReference {
             .output()
             .expect("GO_REFERENCE names a program that starts");
         elapsed_of(&output)
+    }
+
+    /// Starts the Go program's HTTP server in a process of its own, serving `/fast` on a free
+    /// port of 127.0.0.1, for the `http` group's setup with the server apart from both clients.
+    fn start_http_server(&self) -> GoServer {
+        let mut process = Command::new(&self.program)
+            .args(["-http-server", "127.0.0.1:0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("GO_REFERENCE names a program that starts");
+        let stdout = process.stdout.take().expect("the server's stdout is piped");
+        let mut first_line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first_line)
+            .expect("the Go server prints its URL");
+        let base = Url::parse(first_line.trim()).expect("the Go server prints a URL");
+        GoServer { process, base }
+    }
+}
+
+/// The Go program serving `/fast` in a process of its own. It serves until its standard input
+/// closes, which dropping this does, and the drop waits for it to exit.
+struct GoServer {
+    process: std::process::Child,
+    base: Url,
+}
+
+impl GoServer {
+    fn url(&self, path: &str) -> Url {
+        self.base.join(path).expect("a path joins the server's URL")
+    }
+}
+
+impl Drop for GoServer {
+    fn drop(&mut self) {
+        drop(self.process.stdin.take());
+        let _ = self.process.wait();
     }
 }
 
@@ -550,6 +589,9 @@ fn time_one_deadline(workers: usize) -> Duration {
 ///
 /// The server runs on a runtime of its own, so that stage 5's client has its runtime to itself as
 /// the Go client has its process: both share the machine with the same server, and nothing else.
+/// With `GO_REFERENCE` set, both clients are also measured against the Go program's server in a
+/// process of its own (`…/no-latency-server-apart`): which setup favours which client is the
+/// performance chapter's question.
 fn http_requests(c: &mut Criterion) {
     const WORKERS: usize = 64;
     const ROUTES: [(&str, &str, u64); 2] = [
@@ -575,12 +617,8 @@ fn http_requests(c: &mut Criterion) {
             .expect("a client"),
     );
 
-    let mut group = c.benchmark_group("http");
-    configure(&mut group, Duration::from_secs(2));
-    for (route, path, requests) in ROUTES {
-        group.throughput(Throughput::Elements(requests));
-        let url = server.url(path);
-        group.bench_function(BenchmarkId::new("stage-5-http", route), |b| {
+    let bench_stage_5 = |group: &mut BenchmarkGroup<'_, WallTime>, id: &str, url: Url, requests| {
+        group.bench_function(BenchmarkId::new("stage-5-http", id), |b| {
             b.iter(|| {
                 let token = CancellationToken::new();
                 let fetcher = Arc::clone(&fetcher);
@@ -598,11 +636,31 @@ fn http_requests(c: &mut Criterion) {
                 black_box(runtime.block_on(pool))
             });
         });
+    };
+
+    let mut group = c.benchmark_group("http");
+    configure(&mut group, Duration::from_secs(2));
+    for (route, path, requests) in ROUTES {
+        group.throughput(Throughput::Elements(requests));
+        let url = server.url(path);
+        bench_stage_5(&mut group, route, url.clone(), requests);
         if let (Some(go), "no-latency") = (go, route) {
             group.bench_function(BenchmarkId::new("go-http-client", route), |b| {
                 b.iter_custom(|runs| go.time_http_client(&url, WORKERS, requests, runs));
             });
         }
+    }
+    // The same route served by Go in a process of its own: neither client shares its process
+    // with the server, and the server's threads are Go's, not a tokio runtime's.
+    if let Some(go) = go {
+        let (route, requests) = ("no-latency-server-apart", ROUTES[0].2);
+        let go_server = go.start_http_server();
+        let url = go_server.url("/fast");
+        group.throughput(Throughput::Elements(requests));
+        bench_stage_5(&mut group, route, url.clone(), requests);
+        group.bench_function(BenchmarkId::new("go-http-client", route), |b| {
+            b.iter_custom(|runs| go.time_http_client(&url, WORKERS, requests, runs));
+        });
     }
     group.finish();
     drop(runtime);

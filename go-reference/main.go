@@ -15,15 +15,24 @@
 // goroutines take URLs from a job channel and fetch them through one shared http.Client, reading
 // and discarding each body and counting the statuses. The benchmark points it at stage 5's demo
 // server, the same server stage 5 fetches from; `-http-client self` starts a server of its own on
-// 127.0.0.1 instead, for a check that needs no other program.
+// 127.0.0.1 instead, for a check that needs no other program. `-http-server` is that server on its
+// own, in a process of its own: the benchmark starts it to measure both clients with the server
+// apart from either of them.
+//
+// Two probes explain the numbers (probes.go): `-idle` measures the memory of idle goroutines, and
+// `-handoff` runs the article's pool once and counts the process's context switches per job, the
+// Go side of crates/handoff.
 //
 //	go-reference -workers 2 -queue 100 -jobs 1000000 -runs 10
 //	go-reference -design tuned -workers 2 -queue 100 -jobs 1000000 -runs 10
 //	go-reference -http-client http://127.0.0.1:4000/fast -requests 20000 -workers 64 -runs 3
+//	go-reference -http-server 127.0.0.1:0
+//	go-reference -handoff -workers 2 -queue 100 -jobs 1000000
 //	go-reference -idle 10000
 //
-// The first three print the total time of the runs; the last, the memory that idle goroutines
-// hold.
+// The first three print the total time of the runs; the fourth, its URL, serving /fast until its
+// standard input closes; the fifth, the time and the context switches per job of one run; the
+// last, the memory that idle goroutines hold.
 package main
 
 import (
@@ -208,17 +217,14 @@ func fetchAll(client *http.Client, url string, workers, requests int) map[int]in
 	return statuses
 }
 
-// serveSelf starts a server on 127.0.0.1 that answers every request at once with a short body,
-// like the demo server's /fast, and returns its URL.
+// serveSelf starts a server on 127.0.0.1 that answers /fast at once with a short body, like the
+// demo server's /fast, and returns the route's URL.
 func serveSelf() (string, error) {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "fast\n")
-	})
-	go http.Serve(listener, handler)
+	go http.Serve(listener, fastHandler())
 	return "http://" + listener.Addr().String() + "/fast", nil
 }
 
@@ -332,6 +338,8 @@ func main() {
 	idleWorkers := flags.Int("idle", 0, "instead of timing runs, measure this many idle goroutines")
 	httpClient := flags.String("http-client", "", "instead of timing the pool, fetch this URL -requests times on -workers goroutines per run (self: from a server of its own)")
 	requests := flags.Int("requests", 20_000, "requests per run, with -http-client")
+	httpServer := flags.String("http-server", "", "instead of timing the pool, serve /fast on this address (port 0: any free port), print its URL, and stop when stdin closes")
+	handoffProbe := flags.Bool("handoff", false, "instead of timing runs, run the article's pool once on -jobs jobs and print the time and the context switches per job")
 	// A bad flag gets one line on stderr (the flag package's own), -help the list of flags.
 	flags.Usage = func() {}
 	if err := flags.Parse(os.Args[1:]); err != nil {
@@ -363,6 +371,16 @@ func main() {
 	pool, known := pools[*design]
 	if !known {
 		usageError("invalid value '%s' for '-design': must be article or tuned", *design)
+	}
+
+	if *httpServer != "" {
+		runHTTPServer(*httpServer)
+		return
+	}
+
+	if *handoffProbe {
+		runHandoff(*workers, *queue, *jobs)
+		return
 	}
 
 	if *httpClient != "" {

@@ -2,8 +2,9 @@
 # Runs the criterion benchmarks with the Go reference program beside the Rust pools, so that
 # every Rust/Go ratio comes from one run on one machine, measures the memory of 10 000 idle
 # workers (threads, tokio tasks, goroutines) into target/bench-extra/, then prints the book's
-# tables from this run with `cargo run -p bench-report`. Recording the run for the book is a
-# separate, deliberate step: `cargo run -p bench-report -- record`.
+# tables from this run with `cargo run -p bench-report`. Adding the run to the book's record is a
+# separate, deliberate step: `cargo run -p bench-report -- record` (the book wants three runs,
+# separated in time; `record --new-set` starts a new set).
 #
 #   scripts/compare-with-go.sh                 # every group, as `cargo bench` runs them
 #   scripts/compare-with-go.sh side-by-side    # a criterion filter: just the one chart
@@ -17,7 +18,8 @@ extra=target/bench-extra
 # bench-report leaves out the points older than this file: only what this run measured goes
 # into the tables, not what an earlier run left behind.
 mkdir -p "$extra"
-rm -f "$extra"/idle-workers-*.txt "$extra"/measuring-seconds.txt
+rm -f "$extra"/idle-workers-*.txt "$extra"/measuring-seconds.txt "$extra"/handoff.txt \
+    "$extra"/redis-commands-per-job.txt
 touch "$extra/started"
 
 if command -v go > /dev/null 2>&1; then
@@ -34,11 +36,12 @@ fi
 # Built first, so that the time measured below is the measuring alone.
 cargo bench --bench pools --no-run
 cargo bench -p stage-6-distributed --bench distributed --no-run
+cargo build --release -q -p handoff
 measuring_started=$(date +%s)
 cargo bench --bench pools -- ${filter:+"$filter"}
 # Stage 6's bench lives in its crate, beside the worker program it starts; without redis-server
 # it says so and measures nothing.
-cargo bench -p stage-6-distributed --bench distributed -- ${filter:+"$filter"}
+BENCH_PROBES="$PWD/$extra" cargo bench -p stage-6-distributed --bench distributed -- ${filter:+"$filter"}
 echo $(( $(date +%s) - measuring_started )) > "$extra/measuring-seconds.txt"
 
 # The memory of idle workers: not a criterion benchmark, one run of each probe.
@@ -49,7 +52,25 @@ if [ -n "${GO_REFERENCE:-}" ]; then
     "$GO_REFERENCE" -idle 10000 > "$extra/idle-workers-goroutines.txt"
 fi
 
+# The hand-off probes: stage 1 and the article's design in Go, one process a run, on every core
+# and pinned to one (Go also at GOMAXPROCS=1), W = 1, 2 and 4; three rounds, the setups
+# interleaved within each, so that a slow minute of the machine does not land on one setup.
+first_cpu=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
+handoff() { "$@" >> "$extra/handoff.txt" && echo >> "$extra/handoff.txt"; }
+for round in 1 2 3; do
+    for workers in 1 2 4; do
+        handoff target/release/handoff --workers "$workers" --cores all
+        handoff target/release/handoff --workers "$workers" --cores one
+        if [ -n "${GO_REFERENCE:-}" ]; then
+            handoff "$GO_REFERENCE" -handoff -workers "$workers"
+            handoff env GOMAXPROCS=1 "$GO_REFERENCE" -handoff -workers "$workers"
+            handoff taskset -c "$first_cpu" "$GO_REFERENCE" -handoff -workers "$workers"
+        fi
+    done
+done
+
 echo
 cargo run -q -p bench-report
 echo
-echo "to record this run for the book: cargo run -p bench-report -- record"
+echo "to add this run to the book's record: cargo run -p bench-report -- record"
+echo "(or, to start a new set of runs: cargo run -p bench-report -- record --new-set)"

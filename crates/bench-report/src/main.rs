@@ -1,54 +1,68 @@
 //! `cargo run -p bench-report` prints the benchmark tables of your own `cargo bench` run;
-//! `-- record` writes that run into the book (`book/src/record/run.json`) and renders the book's
-//! tables and chart from it; `-- render` renders them again from the record alone; `-- check`
-//! lists the figures of the chapters that the record does not back.
+//! `-- record` adds that run to the book's record (`book/src/record/runs/`) and renders the
+//! book's tables and chart from every run of it; `-- render` renders them again from the record
+//! alone; `-- check` lists the figures and comparisons of the chapters that the record does not
+//! back.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use bench_report::record::{self, Measured, Record};
-use bench_report::{RECORD_DIR, RECORD_FILE, tables};
+use bench_report::criterion::{self, CriterionPoint};
+use bench_report::machine::{self, utc_minute};
+use bench_report::probes::{self, STARTED_FILE};
+use bench_report::record::{self, RUNS_DIR, Record};
+use bench_report::run::{ABOUT, FORMAT, Run};
+use bench_report::tables::{self, Spread};
+use bench_report::{RECORD_DIR, check, render};
 use clap::{Parser, Subcommand};
 
-/// The benchmark tables of the book, from criterion's results or from the recorded run.
+/// The benchmark tables of the book, from criterion's results or from the recorded runs.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
     /// Criterion's output directory [default: target/criterion in the workspace].
     #[arg(long, value_name = "DIR", global = true)]
     criterion: Option<PathBuf>,
-    /// Where scripts/compare-with-go.sh saves the idle-memory figures [default:
-    /// target/bench-extra in the workspace].
+    /// Where scripts/compare-with-go.sh saves what criterion does not measure: the idle-memory
+    /// and hand-off probes' output, the Redis commands per job, the measuring time, the run's
+    /// start [default: target/bench-extra in the workspace].
     #[arg(long, value_name = "DIR", global = true)]
-    extra: Option<PathBuf>,
-    /// The record directory [default: book/src/record in the workspace].
+    probes: Option<PathBuf>,
+    /// The record directory: the runs in its runs/ folder, the rendered tables beside them
+    /// [default: book/src/record in the workspace].
     #[arg(long, value_name = "DIR", global = true)]
-    out: Option<PathBuf>,
+    record_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write this run into the book (record/run.json) and render its tables and chart.
-    Record,
-    /// Render the tables and the chart again from record/run.json alone.
+    /// Add this run to the book's record (record/runs/) and render the tables and the chart.
+    Record {
+        /// Start a new set of runs: remove the recorded runs first (after a change that moves
+        /// the figures, or on a machine with another number of cores).
+        #[arg(long)]
+        new_set: bool,
+    },
+    /// Render the tables and the chart again from the recorded runs alone.
     Render,
-    /// List the figures in the chapters and the README that the record does not back.
+    /// List the figures and comparisons in the chapters and the README that the record does
+    /// not back in every run.
     Check,
 }
 
-/// Where things are, from the flags and the workspace root.
-struct Places {
-    root: PathBuf,
+/// The directories the program reads and writes, from the flags and the workspace root.
+struct Directories {
+    workspace: PathBuf,
     criterion: PathBuf,
-    extra: PathBuf,
-    out: PathBuf,
+    probes: PathBuf,
+    record: PathBuf,
 }
 
-impl Places {
-    fn new(cli: &Cli) -> Places {
+impl Directories {
+    fn new(cli: &Cli) -> Directories {
         // `cargo run` sets CARGO_MANIFEST_DIR for the program; otherwise start from where we
         // are, and last from where this crate was built.
         let starts = [
@@ -56,58 +70,56 @@ impl Places {
             std::env::current_dir().ok(),
             Some(PathBuf::from(env!("CARGO_MANIFEST_DIR"))),
         ];
-        let root = starts
+        let workspace = starts
             .into_iter()
             .flatten()
-            .find_map(|start| record::workspace_root(&start))
+            .find_map(|start| machine::workspace_root(&start))
             .unwrap_or_else(|| PathBuf::from("."));
         let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(|dir| root.join(dir))
-            .unwrap_or_else(|| root.join("target"));
-        Places {
+            .map(|dir| workspace.join(dir))
+            .unwrap_or_else(|| workspace.join("target"));
+        Directories {
             criterion: cli
                 .criterion
                 .clone()
                 .unwrap_or_else(|| target.join("criterion")),
-            extra: cli
-                .extra
+            probes: cli
+                .probes
                 .clone()
                 .unwrap_or_else(|| target.join("bench-extra")),
-            out: cli.out.clone().unwrap_or_else(|| root.join(RECORD_DIR)),
-            root,
+            record: cli
+                .record_dir
+                .clone()
+                .unwrap_or_else(|| workspace.join(RECORD_DIR)),
+            workspace,
         }
     }
 }
 
-/// The file scripts/compare-with-go.sh touches before the bench starts: points older than it
-/// are left over from an earlier run.
-const STARTED_FILE: &str = "started";
-
-/// A run read from criterion's directory and the probes' files, with notes about what was left
+/// This run, from criterion's directory and the probes folder, with notes on what was left
 /// out.
-fn measure(places: &Places) -> Result<(Record, Vec<String>), String> {
-    if !places.criterion.is_dir() {
-        return Err(no_results(&places.criterion));
+fn read_this_run(directories: &Directories) -> Result<(Run, Vec<String>), String> {
+    if !directories.criterion.is_dir() {
+        return Err(no_results(&directories.criterion));
     }
-    let measured = record::read_criterion(&places.criterion)?;
-    let (measured, notes) = this_run_only(measured, &places.extra.join(STARTED_FILE));
-    if measured.is_empty() {
-        return Err(no_results(&places.criterion));
+    let found = criterion::read_criterion(&directories.criterion)?;
+    let (found, notes) = this_run_only(found, &directories.probes.join(STARTED_FILE));
+    if found.is_empty() {
+        return Err(no_results(&directories.criterion));
     }
-    let (idle_workers, measuring_seconds) = record::read_extras(&places.extra)?;
-    let record = Record {
-        about: record::ABOUT.to_owned(),
-        format: record::FORMAT,
-        recorded: record::recorded_now(&places.root),
-        machine: record::this_machine(&places.root),
-        measuring_seconds,
-        idle_workers,
-        points: measured
-            .into_iter()
-            .map(|measured| measured.point)
-            .collect(),
+    let probed = probes::read_probes(&directories.probes)?;
+    let run = Run {
+        about: ABOUT.to_owned(),
+        format: FORMAT,
+        recorded: machine::recorded_now(&directories.workspace),
+        machine: machine::this_machine(&directories.workspace),
+        measuring_seconds: probed.measuring_seconds,
+        idle_workers: probed.idle_workers,
+        redis_commands: probed.redis_commands,
+        handoff: probed.handoff,
+        points: found.into_iter().map(|found| found.point).collect(),
     };
-    Ok((record, notes))
+    Ok((run, notes))
 }
 
 fn no_results(dir: &Path) -> String {
@@ -118,17 +130,14 @@ fn no_results(dir: &Path) -> String {
 }
 
 /// Leaves out the points measured before the last scripts/compare-with-go.sh run started, if
-/// that run measured anything: a record is one run, not a mix of runs.
-fn this_run_only(measured: Vec<Measured>, started: &Path) -> (Vec<Measured>, Vec<String>) {
-    let Some(started) = std::fs::metadata(started)
-        .and_then(|metadata| metadata.modified())
-        .ok()
-    else {
-        return (measured, Vec::new());
+/// that run measured anything: a run is one run, not a mix of runs.
+fn this_run_only(found: Vec<CriterionPoint>, started: &Path) -> (Vec<CriterionPoint>, Vec<String>) {
+    let Ok(started) = std::fs::metadata(started).and_then(|metadata| metadata.modified()) else {
+        return (found, Vec::new());
     };
-    let (current, old): (Vec<Measured>, Vec<Measured>) = measured
+    let (current, old): (Vec<_>, Vec<_>) = found
         .into_iter()
-        .partition(|measured| measured.written >= started);
+        .partition(|found| found.written >= started);
     if current.is_empty() || old.is_empty() {
         let mut all = current;
         all.extend(old);
@@ -136,11 +145,11 @@ fn this_run_only(measured: Vec<Measured>, started: &Path) -> (Vec<Measured>, Vec
     }
     let notes = old
         .iter()
-        .map(|measured| {
+        .map(|found| {
             format!(
                 "left out: {} (measured before the last scripts/compare-with-go.sh run, at {})",
-                measured.point.id,
-                record::utc_date(measured.written)
+                found.point.id,
+                utc_minute(found.written)
             )
         })
         .collect();
@@ -156,13 +165,23 @@ fn print(text: &str) -> Result<(), String> {
         .map_err(|error| format!("cannot write to stdout: {error}"))
 }
 
-fn tables_text(record: &Record) -> String {
-    let mut text = format!(
-        "Machine: {}\n\n",
-        tables::machine_line(record).replace('`', "")
-    );
+/// The tables of a record for the terminal, with what they miss.
+fn tables_text(record: &Record, spread: Spread) -> String {
+    let machines: Vec<String> = render::machine_lines(record)
+        .lines()
+        .map(|line| format!("Machine: {}\n", line.replace('`', "")))
+        .collect();
+    let mut text = machines.concat();
+    text.push_str(match spread {
+        Spread::Samples => "In brackets: the fastest and the slowest sample of the run.\n\n",
+        Spread::AcrossRuns if record.runs.len() > 1 => {
+            "Medians of the runs; in brackets, where the runs disagree beyond their noise: the \
+             lowest and the highest run.\n\n"
+        }
+        Spread::AcrossRuns => "\n",
+    });
     for table in tables::tables(record) {
-        text.push_str(&table.to_text());
+        text.push_str(&table.to_text(spread));
         text.push('\n');
     }
     for line in tables::missing(record) {
@@ -171,67 +190,75 @@ fn tables_text(record: &Record) -> String {
     text
 }
 
-fn show(places: &Places) -> Result<(), String> {
-    let (record, notes) = measure(places)?;
-    print(&tables_text(&record))?;
-    for note in notes {
-        print(&format!("{note}\n"))?;
-    }
-    Ok(())
-}
-
-fn write_record(places: &Places) -> Result<(), String> {
-    let (record, notes) = measure(places)?;
-    std::fs::create_dir_all(&places.out)
-        .map_err(|error| format!("cannot create {}: {error}", places.out.display()))?;
-    let path = places.out.join(RECORD_FILE);
-    std::fs::write(&path, record.to_json()?)
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-    let written = bench_report::write_rendered(&places.out, &bench_report::render(&record)?)?;
-    let mut text = tables_text(&record);
-    for note in notes {
-        text.push_str(&format!("{note}\n"));
-    }
-    text.push_str(&format!(
-        "recorded {} points in {}, rendered {}\n",
-        record.points.len(),
-        path.display(),
-        written.join(", ")
-    ));
+fn show(directories: &Directories) -> Result<(), String> {
+    let (run, notes) = read_this_run(directories)?;
+    let mut text = tables_text(&Record::of_one(run), Spread::Samples);
+    text.extend(notes.iter().map(|note| format!("{note}\n")));
     print(&text)
 }
 
-fn render_again(places: &Places) -> Result<(), String> {
-    let record = bench_report::read_record(&places.out.join(RECORD_FILE))?;
-    let written = bench_report::write_rendered(&places.out, &bench_report::render(&record)?)?;
+fn write_record(directories: &Directories, new_set: bool) -> Result<(), String> {
+    let (run, notes) = read_this_run(directories)?;
+    let mut text = String::new();
+    if new_set {
+        let removed = record::remove_runs(&directories.record)?;
+        text.push_str(&format!(
+            "started a new set: removed {removed} recorded runs\n"
+        ));
+    }
+    let path = record::add_run(&directories.record, &run)?;
+    let record = Record::read_for_the_book(&directories.record)?;
+    let written = render::write_rendered(&directories.record, &render::render(&record)?)?;
+    text.insert_str(0, &tables_text(&record, Spread::AcrossRuns));
+    text.extend(notes.iter().map(|note| format!("{note}\n")));
+    text.push_str(&format!(
+        "recorded {} points in {}, run {} of the record; rendered {}\n",
+        run.points.len(),
+        path.display(),
+        record.runs.len(),
+        written.join(", ")
+    ));
+    text.extend(record.shortfall().map(|line| format!("{line}\n")));
+    print(&text)
+}
+
+fn render_again(directories: &Directories) -> Result<(), String> {
+    let record = Record::read_for_the_book(&directories.record)?;
+    let written = render::write_rendered(&directories.record, &render::render(&record)?)?;
     print(&format!(
-        "rendered {} in {}\n",
+        "rendered {} in {} from the {} runs in {}\n",
         written.join(", "),
-        places.out.display()
+        directories.record.display(),
+        record.runs.len(),
+        RUNS_DIR
     ))
 }
 
-fn check(places: &Places) -> Result<bool, String> {
-    let record = bench_report::read_record(&places.out.join(RECORD_FILE))?;
-    let rendered = bench_report::render(&record)?;
-    let unbacked = bench_report::check_prose(&places.root, &rendered)?;
-    let mut text: String = unbacked.iter().map(|line| format!("{line}\n")).collect();
+fn check(directories: &Directories) -> Result<bool, String> {
+    let record = Record::read_for_the_book(&directories.record)?;
+    let rendered = render::render(&record)?;
+    let findings = check::check_book(&directories.workspace, &record, &rendered)?;
+    let mut text: String = findings
+        .iter()
+        .map(|finding| format!("{finding}\n"))
+        .collect();
     text.push_str(&format!(
-        "{} figures in the prose that the record does not back\n",
-        unbacked.len()
+        "{} figures or comparisons in the prose that the record does not back\n",
+        findings.len()
     ));
+    text.extend(record.shortfall().map(|line| format!("{line}\n")));
     print(&text)?;
-    Ok(unbacked.is_empty())
+    Ok(findings.is_empty())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let places = Places::new(&cli);
+    let directories = Directories::new(&cli);
     let outcome = match cli.command {
-        None => show(&places).map(|()| true),
-        Some(Command::Record) => write_record(&places).map(|()| true),
-        Some(Command::Render) => render_again(&places).map(|()| true),
-        Some(Command::Check) => check(&places),
+        None => show(&directories).map(|()| true),
+        Some(Command::Record { new_set }) => write_record(&directories, new_set).map(|()| true),
+        Some(Command::Render) => render_again(&directories).map(|()| true),
+        Some(Command::Check) => check(&directories),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
