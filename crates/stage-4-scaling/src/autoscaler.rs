@@ -192,7 +192,9 @@ pub struct Sample {
     pub queue_depth: usize,
 }
 
-/// The autoscaler of one pool: what it remembers from tick to tick.
+/// The autoscaler of one pool: what it remembers from tick to tick. It borrows the pool rather
+/// than owning it; `'pool` names that borrow's lifetime, and the compiler refuses any use of an
+/// autoscaler that could outlive its pool (a Go struct would hold a pointer and trust you).
 pub struct Autoscaler<'pool> {
     pool: &'pool WorkerPool,
     policy: Policy,

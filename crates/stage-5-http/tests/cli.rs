@@ -12,6 +12,7 @@ use insta::{assert_snapshot, with_settings};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use stage_5_http::demo::DemoServer;
 use test_support::{
     Finished, PrintedAccount, Spawned, check_transcript, read_book_output, sort_lines_by_key,
     stdout_of,
@@ -102,6 +103,54 @@ fn a_url_file_with_a_bad_line_names_the_line() {
         stderr.contains("line 4: 'ftp://example.com/': only http and https"),
         "{stderr}"
     );
+}
+
+/// The chapter's other runs, as it shows them, with one change: a demo server on loopback stands
+/// in for the web sites of the `--url` example, so that the test runs offline. Each run accounts
+/// for every URL it was given.
+#[test]
+fn the_chapters_other_runs_account_for_every_url() {
+    let cycled = program()
+        .args(["--rate", "0", "--jobs", "100"])
+        .output()
+        .expect("the program starts");
+    let printed = String::from_utf8_lossy(&cycled.stdout);
+    assert_eq!(cycled.status.code(), Some(0), "{printed}");
+    let account = PrintedAccount::in_output(&printed);
+    assert!(account.adds_up(), "{printed}");
+    assert_eq!(account.total, 100, "{printed}");
+
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime for the demo server");
+    let server = runtime
+        .block_on(DemoServer::start())
+        .expect("the demo server starts");
+    let (fast, slow) = (server.url("/fast"), server.url("/delay/20"));
+    let given = program()
+        .args(["--url", fast.as_str(), "--url", slow.as_str()])
+        .output()
+        .expect("the program starts");
+    let printed = String::from_utf8_lossy(&given.stdout);
+    assert_eq!(given.status.code(), Some(0), "{printed}");
+    let account = PrintedAccount::in_output(&printed);
+    assert_eq!((account.completed, account.total), (2, 2), "{printed}");
+
+    let list = std::env::temp_dir().join(format!("stage-5-my-urls-{}.txt", std::process::id()));
+    let lines: Vec<String> = (0..30)
+        .map(|index| server.url(&format!("/fast?{index}")).to_string())
+        .collect();
+    std::fs::write(&list, lines.join("\n")).expect("a temporary file");
+    let from_file = program()
+        .arg("--urls")
+        .arg(&list)
+        .args(["--workers", "16", "--rate", "50"])
+        .output()
+        .expect("the program starts");
+    let _ = std::fs::remove_file(&list);
+    let printed = String::from_utf8_lossy(&from_file.stdout);
+    assert_eq!(from_file.status.code(), Some(0), "{printed}");
+    let account = PrintedAccount::in_output(&printed);
+    assert_eq!((account.completed, account.total), (30, 30), "{printed}");
+    runtime.block_on(server.stop());
 }
 
 /// Runs the default URLs with an hour-long request timeout, waits until every URL but the one
