@@ -49,17 +49,7 @@ fn parse_jobs(text: &str) -> Result<u64, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) if error.use_stderr() => {
-            eprintln!("{}", cli::one_line(&error));
-            return ExitCode::from(2);
-        }
-        Err(help_or_version) => {
-            let _ = help_or_version.print();
-            return ExitCode::SUCCESS;
-        }
-    };
+    let cli: Cli = cli::parse_args_or_exit();
     if cli.cores == Cores::One
         && let Err(error) = pin_to_one_core()
     {

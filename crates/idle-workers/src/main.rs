@@ -52,17 +52,7 @@ fn parse_workers(text: &str) -> Result<usize, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) if error.use_stderr() => {
-            eprintln!("{}", cli::one_line(&error));
-            return ExitCode::from(2);
-        }
-        Err(help_or_version) => {
-            let _ = help_or_version.print();
-            return ExitCode::SUCCESS;
-        }
-    };
+    let cli: Cli = cli::parse_args_or_exit();
     let measured = match cli.shape {
         Shape::Threads => idle_threads(cli.workers),
         Shape::Tasks => idle_tasks(cli.workers),

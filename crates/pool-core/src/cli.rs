@@ -81,7 +81,18 @@ pub struct StageDefaults {
 /// Parses this process's arguments into `C`. On `--help` prints the help and exits 0; on bad
 /// input prints [`one_line`] to stderr and exits 2.
 pub fn parse_or_exit<C: Parser>(defaults: StageDefaults) -> C {
-    match try_parse_from::<C>(std::env::args_os(), defaults) {
+    or_exit(try_parse_from::<C>(std::env::args_os(), defaults))
+}
+
+/// [`parse_or_exit`] for a program without the stages' pool flags (stage 6's commands, the
+/// probes): this process's arguments into `C`, the help and exit 0 on `--help`, [`one_line`] and
+/// exit 2 on bad input.
+pub fn parse_args_or_exit<C: Parser>() -> C {
+    or_exit(C::try_parse())
+}
+
+fn or_exit<C>(parsed: Result<C, clap::Error>) -> C {
+    match parsed {
         Ok(cli) => cli,
         Err(error) if error.use_stderr() => {
             eprintln!("{}", one_line(&error));

@@ -5,8 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
-use pool_core::cli::{BAD_INPUT, INTERRUPTED, one_line};
+use pool_core::cli::{BAD_INPUT, INTERRUPTED, parse_args_or_exit};
 use pool_core::{Console, counted};
 use stage_6_distributed::cli::{Cli, Command, LogFormat, ProduceArgs, StatusArgs, WorkArgs};
 use stage_6_distributed::{
@@ -24,17 +23,7 @@ const DEFAULT_REDIS: &str = "redis://127.0.0.1:6379";
 
 // ANCHOR: main
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) if error.use_stderr() => {
-            eprintln!("{}", one_line(&error));
-            return ExitCode::from(BAD_INPUT);
-        }
-        Err(help) => {
-            let _ = help.print();
-            return ExitCode::SUCCESS;
-        }
-    };
+    let cli: Cli = parse_args_or_exit();
     if let Err(line) = cli.checked_redis_url() {
         eprintln!("{line}");
         return ExitCode::from(BAD_INPUT);
