@@ -191,6 +191,14 @@ fn parse_handoff_report(block: &[(usize, &str)]) -> Result<Handoff, String> {
         queue: count("queue")?,
         jobs: count("jobs")?,
         cpus: count("cpus")?,
+        runs_before: match fields.contains_key("runs before") {
+            true => count("runs before")?,
+            false => 0,
+        },
+        mmap_threshold: match fields.contains_key("mmap threshold") {
+            true => Some(count("mmap threshold")?),
+            false => None,
+        },
         gomaxprocs: match fields.contains_key("gomaxprocs") {
             true => Some(count("gomaxprocs")?),
             false => None,
@@ -306,6 +314,27 @@ mod tests {
         let mut on_every_core = go.clone();
         on_every_core.cpus = 2;
         assert_eq!(on_every_core.placement(), "gomaxprocs-1");
+    }
+
+    #[test]
+    fn runs_before_and_a_fixed_mmap_threshold_make_setups_of_their_own() {
+        let later = STAGE_1.replace(
+            "cpus: 2\n",
+            "cpus: 2\nruns before: 9\nmmap threshold: 131072\n",
+        );
+        let setups = parse_handoff(&format!("{STAGE_1}\n{later}")).expect("parses");
+        let ids: Vec<String> = setups.iter().map(Handoff::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "handoff/stage-1-basic/all-cores/W2",
+                "handoff/stage-1-basic/all-cores/W2/after-9-runs/mmap-threshold-131072"
+            ]
+        );
+        assert_eq!(
+            (setups[1].runs_before, setups[1].mmap_threshold),
+            (9, Some(131_072))
+        );
     }
 
     #[test]

@@ -159,6 +159,12 @@ pub struct Handoff {
     /// Go's GOMAXPROCS, for the Go program.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gomaxprocs: Option<u64>,
+    /// Runs of the same size the process made before the timed one (stage 1's probe only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub runs_before: u64,
+    /// glibc's mmap threshold, where the run fixed it (`MALLOC_MMAP_THRESHOLD_`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mmap_threshold: Option<u64>,
     /// Each run's time per job, ns, in the order they ran.
     pub ns_per_job: Vec<f64>,
     /// Each run's voluntary context switches (a thread blocked and gave up its core).
@@ -180,14 +186,22 @@ impl Handoff {
         }
     }
 
-    /// The setup's id in the tables: `handoff/<design>/<placement>/W<workers>`.
+    /// The setup's id in the tables: `handoff/<design>/<placement>/W<workers>`, then
+    /// `/after-<n>-runs` and `/mmap-threshold-<bytes>` where the setup has them.
     pub fn id(&self) -> String {
-        format!(
+        let mut id = format!(
             "handoff/{}/{}/W{}",
             self.design,
             self.placement(),
             self.workers
-        )
+        );
+        if self.runs_before > 0 {
+            id.push_str(&format!("/after-{}-runs", self.runs_before));
+        }
+        if let Some(threshold) = self.mmap_threshold {
+            id.push_str(&format!("/mmap-threshold-{threshold}"));
+        }
+        id
     }
 
     /// Whether `other` is a run of the same setup.
@@ -199,6 +213,8 @@ impl Handoff {
             self.jobs,
             self.cpus,
             self.gomaxprocs,
+            self.runs_before,
+            self.mmap_threshold,
         ) == (
             &other.design,
             other.workers,
@@ -206,6 +222,8 @@ impl Handoff {
             other.jobs,
             other.cpus,
             other.gomaxprocs,
+            other.runs_before,
+            other.mmap_threshold,
         )
     }
 }
@@ -275,4 +293,9 @@ impl Run {
         }
         serde_json::from_str(text).map_err(|error| format!("not a run of the record: {error}"))
     }
+}
+
+/// For serde: a count of zero is the default and is left out of the record.
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }

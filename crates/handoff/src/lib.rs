@@ -29,6 +29,10 @@ pub struct Handoff {
     pub size: PoolSize,
     /// Jobs in the timed run.
     pub jobs: u64,
+    /// Runs of the pool, as large as the timed one, made in the same process before it.
+    pub runs_before: u32,
+    /// glibc's mmap threshold, where `MALLOC_MMAP_THRESHOLD_` fixes it for the process.
+    pub mmap_threshold: Option<u64>,
     /// CPUs the process was allowed to run on.
     pub cpus: usize,
     /// How long the timed run took, from the first job sent to the last result collected and
@@ -59,13 +63,14 @@ impl Handoff {
         let per_thousand = |count: u64| 1000.0 * count as f64 / jobs;
         format!(
             "design: stage-1-basic\nworkers: {}\nqueue: {}\njobs: {}\ncpus: {}\n\
-             ns per job: {:.2}\n\
+             {}ns per job: {:.2}\n\
              voluntary switches: {} ({:.3} per 1000 jobs)\n\
              involuntary switches: {} ({:.3} per 1000 jobs)\n",
             self.size.workers,
             self.size.queue,
             self.jobs,
             self.cpus,
+            self.extra_lines(),
             self.elapsed.as_nanos() as f64 / jobs,
             self.voluntary,
             per_thousand(self.voluntary),
@@ -73,6 +78,30 @@ impl Handoff {
             per_thousand(self.involuntary),
         )
     }
+}
+
+impl Handoff {
+    /// The lines a run prints only when it departs from the plain setup: the runs before it, and
+    /// a fixed mmap threshold.
+    fn extra_lines(&self) -> String {
+        let mut lines = String::new();
+        if self.runs_before > 0 {
+            lines.push_str(&format!("runs before: {}\n", self.runs_before));
+        }
+        if let Some(threshold) = self.mmap_threshold {
+            lines.push_str(&format!("mmap threshold: {threshold}\n"));
+        }
+        lines
+    }
+}
+
+/// glibc's mmap threshold as `MALLOC_MMAP_THRESHOLD_` sets it for this process, if it does.
+/// Left alone, glibc raises the threshold each time a large block is freed, which changes where
+/// later runs' memory comes from; fixed, it stays put.
+fn mmap_threshold() -> Option<u64> {
+    std::env::var("MALLOC_MMAP_THRESHOLD_")
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
 }
 
 /// The context switches of the process so far: (voluntary, involuntary).
@@ -113,17 +142,21 @@ pub fn pin_to_one_core() -> io::Result<usize> {
 }
 
 /// Runs stage 1's pool once on a tenth of `jobs` (untimed: the first allocations and page faults
-/// are not the hand-off's), then once on `jobs`, timed, counting the context switches of the
-/// process around the timed run. Fails if the kernel will not say what the process may run on or
+/// are not the hand-off's), then `runs_before` times on `jobs`, untimed (criterion's repeated
+/// runs in one process, in miniature), then once on `jobs`, timed, counting the context switches
+/// of the process around the timed run. Fails if the kernel will not say what the process may run on or
 /// how often it switched.
 ///
 /// # Panics
 ///
 /// If `size.workers` is 0, as stage 1's pool does, or if the pool loses a result.
-pub fn measure(size: PoolSize, jobs: u64) -> io::Result<Handoff> {
+pub fn measure(size: PoolSize, jobs: u64, runs_before: u32) -> io::Result<Handoff> {
     let console = Console::silent();
     let warm_up = (jobs / 10).max(1);
     run_pool(size, article_jobs(warm_up), work::square, &console);
+    for _ in 0..runs_before {
+        run_pool(size, article_jobs(jobs), work::square, &console);
+    }
     let cpus = allowed_cpus()?;
     let before = switches()?;
     let started = Instant::now();
@@ -134,6 +167,8 @@ pub fn measure(size: PoolSize, jobs: u64) -> io::Result<Handoff> {
     Ok(Handoff {
         size,
         jobs,
+        runs_before,
+        mmap_threshold: mmap_threshold(),
         cpus,
         elapsed,
         voluntary: after.0.saturating_sub(before.0),
@@ -153,6 +188,8 @@ mod tests {
                 queue: 100,
             },
             jobs: 1_000_000,
+            runs_before: 0,
+            mmap_threshold: None,
             cpus: 2,
             elapsed: Duration::from_nanos(291_300_000),
             voluntary: 931,
@@ -172,7 +209,7 @@ mod tests {
             workers: 2,
             queue: 4,
         };
-        let run = measure(size, 2_000).expect("Linux tells");
+        let run = measure(size, 2_000, 1).expect("Linux tells");
         assert_eq!((run.size, run.jobs), (size, 2_000));
         assert!(run.cpus >= 1 && run.elapsed > Duration::ZERO, "{run:?}");
     }

@@ -1,5 +1,6 @@
 //! `cargo run --release -p handoff -- --workers 2` times stage 1's pool on a million trivial jobs
-//! and prints the time and the context switches per job; `--cores one` pins it to one core first.
+//! and prints the time and the context switches per job; `--cores one` pins it to one core first,
+//! and `--runs-before 9` times the tenth run in the process instead of the first.
 //! `--help` lists the flags.
 
 use std::process::ExitCode;
@@ -24,6 +25,9 @@ struct Cli {
     /// Jobs in the timed run (a tenth of them run first, untimed).
     #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = parse_jobs)]
     jobs: u64,
+    /// Runs of the same size made in the process before the timed one, untimed.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    runs_before: u32,
     /// Every core the process may use, or pinned to one of them before the threads start.
     #[arg(long, value_enum, default_value_t = Cores::All)]
     cores: Cores,
@@ -60,7 +64,7 @@ fn main() -> ExitCode {
         workers: cli.workers,
         queue: cli.queue,
     };
-    match measure(size, cli.jobs) {
+    match measure(size, cli.jobs, cli.runs_before) {
         Ok(run) => {
             Console::stdout().line(format_args!("{}", run.report().trim_end()));
             ExitCode::SUCCESS

@@ -77,12 +77,35 @@ fn pinned_the_process_runs_on_one_cpu() {
 }
 
 #[test]
+fn runs_before_the_timed_one_and_a_fixed_mmap_threshold_are_reported() {
+    let report = stdout_of(
+        program()
+            .args(["--workers", "2", "--jobs", "2000", "--runs-before", "3"])
+            .env("MALLOC_MMAP_THRESHOLD_", "131072"),
+    );
+    assert!(
+        report.contains("\nruns before: 3\nmmap threshold: 131072\nns per job: "),
+        "{report}"
+    );
+    let plain = stdout_of(
+        program()
+            .args(["--jobs", "2000"])
+            .env_remove("MALLOC_MMAP_THRESHOLD_"),
+    );
+    assert!(
+        !plain.contains("runs before") && !plain.contains("mmap threshold"),
+        "{plain}"
+    );
+}
+
+#[test]
 fn a_bad_flag_is_one_line_and_exit_code_2() {
     for args in [
         &["--workers", "0"][..],
         &["--jobs", "0"],
         &["--jobs", "many"],
         &["--cores", "three"],
+        &["--runs-before", "101"],
     ] {
         let output = program().args(args).output().expect("the probe runs");
         assert_eq!(output.status.code(), Some(2), "{args:?}");

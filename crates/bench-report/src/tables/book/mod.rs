@@ -8,7 +8,8 @@ mod reference_workload;
 use super::spec::{Column, Header, TableSpec, Value};
 use crate::format;
 use other_measures::{
-    CANCELLATION, DISTRIBUTED, HANDOFF, HANDOFF_SWITCHES, HTTP, IDLE_MEMORY, OTHER_GROUPS,
+    CANCELLATION, DISTRIBUTED, HANDOFF, HANDOFF_REPEATED, HANDOFF_SWITCHES, HTTP, IDLE_MEMORY,
+    OTHER_GROUPS,
 };
 use reference_workload::{
     FAST_POOL_STEPS, JOB_COST, REFERENCE_PER_CONTENDER, REFERENCE_QUEUE, REFERENCE_QUEUE_W4,
@@ -24,6 +25,7 @@ pub const BOOK_TABLES: &[TableSpec] = &[
     REFERENCE_WORKERS,
     HANDOFF,
     HANDOFF_SWITCHES,
+    HANDOFF_REPEATED,
     JOB_COST,
     STAGE_COSTS,
     HTTP,

@@ -111,6 +111,45 @@ pub(super) const HANDOFF_SWITCHES: TableSpec = TableSpec {
     ],
 };
 
+pub(super) const HANDOFF_REPEATED: TableSpec = TableSpec {
+    name: "handoff-repeated",
+    title: "handoff: stage 1 at W = 2, Q = 100 on every core, N = 1 000 000: the first run in a \
+            process, the tenth, and the tenth with glibc's mmap threshold fixed",
+    each: None,
+    corner: "the timed run",
+    rows: Rows::Fixed(&[
+        ("all-cores/W2", "the first in its process"),
+        ("all-cores/W2/after-9-runs", "the tenth in its process"),
+        (
+            "all-cores/W2/after-9-runs/mmap-threshold-131072",
+            "the tenth, `MALLOC_MMAP_THRESHOLD_=131072`",
+        ),
+    ]),
+    columns: &[
+        column(
+            "per job",
+            Value::Handoff {
+                setup: "handoff/stage-1-basic/{row}",
+                measure: HandoffMeasure::PerJob,
+            },
+        ),
+        column(
+            "voluntary switches per 1 000 jobs",
+            Value::Handoff {
+                setup: "handoff/stage-1-basic/{row}",
+                measure: HandoffMeasure::VoluntarySwitches,
+            },
+        ),
+        column(
+            "involuntary",
+            Value::Handoff {
+                setup: "handoff/stage-1-basic/{row}",
+                measure: HandoffMeasure::InvoluntarySwitches,
+            },
+        ),
+    ],
+};
+
 /// The routes of the `http` group that the Go client is measured on (benches/pools.rs): the
 /// route that answers at once, from the bench's demo server and from a server apart.
 const GO_CLIENT_ROUTE: &[&str] = &["no-latency", "no-latency-server-apart"];
