@@ -73,7 +73,7 @@ pub const ALLOWED: &[Allowed] = &[
     // Stage 6's floor for a lease.
     Allowed { file: "stage-6.md", phrase: "The lease has a floor of\n  100 ms here" },
     // The job-cost sweep's and the HTTP bench's parameters, and the platform's sizes.
-    Allowed { file: "performance.md", phrase: "jobs of about 100 µs, and at 1 µs" },
+    Allowed { file: "performance.md", phrase: "jobs of 10 µs, and at 1 µs" },
     Allowed { file: "performance.md", phrase: "never below 2 KiB" },
     Allowed { file: "performance.md", phrase: "of the 2 MiB of" },
     Allowed { file: "performance.md", phrase: "a kernel stack of 16 KiB" },
