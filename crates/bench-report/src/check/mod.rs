@@ -42,6 +42,7 @@ mod comparisons;
 mod figures;
 mod markdown;
 mod names;
+mod sources;
 
 use std::fs;
 use std::path::Path;
@@ -86,6 +87,8 @@ impl std::fmt::Display for Finding {
 pub struct Backing<'a> {
     /// Every figure of the rendered markdown.
     pub figures: std::collections::BTreeSet<String>,
+    /// The same, table by table (`side-by-side.md`).
+    pub figures_by_table: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Every comparison a table renders (the `vs …` columns).
     pub comparisons: Vec<RecordedComparison>,
     /// The record.
@@ -101,6 +104,11 @@ impl<'a> Backing<'a> {
                 .filter(|(name, _)| name.ends_with(".md"))
                 .map(|(_, text)| text.as_str()),
         );
+        let figures_by_table = rendered
+            .iter()
+            .filter(|(name, _)| name.ends_with(".md"))
+            .map(|(name, text)| (name.clone(), figures::figures_of([text.as_str()])))
+            .collect();
         let comparisons = tables::tables(record)
             .iter()
             .flat_map(|table| table.figures())
@@ -109,6 +117,7 @@ impl<'a> Backing<'a> {
             .collect();
         Backing {
             figures,
+            figures_by_table,
             comparisons,
             record,
         }
@@ -197,9 +206,22 @@ pub fn check_book(
     rendered: &Rendered,
 ) -> Result<Vec<Finding>, String> {
     let backing = Backing::of(record, rendered);
-    Ok(prose_files(root)?
+    let files = prose_files(root)?;
+    let included = sources::tables_included(&files);
+    Ok(files
         .iter()
-        .flat_map(|(name, text)| check_text(name, text, &backing, ALLOWED))
+        .flat_map(|(name, text)| {
+            let mut found = check_text(name, text, &backing, ALLOWED);
+            found.extend(sources::figures_from_elsewhere(
+                name,
+                text,
+                &backing.figures_by_table,
+                &included,
+                ALLOWED,
+            ));
+            found.sort_by_key(|finding| finding.line);
+            found
+        })
         .collect())
 }
 
