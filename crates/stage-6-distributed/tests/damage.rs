@@ -8,24 +8,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, private_redis};
+use common::{Server, payload, private_redis};
 use stage_6_distributed::{
-    Broker, BrokerError, Inspect, JobSpec, JobState, RedisBroker, Retention, Settlement,
+    Broker, BrokerError, Inspect, JobState, RedisBroker, Retention, Settlement,
 };
 
 async fn connect(server: &Server) -> RedisBroker {
     RedisBroker::connect(&server.url(), "pool", Retention::default())
         .await
         .expect("the broker connects")
-}
-
-fn payload(n: u32) -> String {
-    JobSpec {
-        number: n,
-        duration: Duration::ZERO,
-        poison: false,
-    }
-    .encode()
 }
 
 async fn submit(broker: &RedisBroker, count: u32) {

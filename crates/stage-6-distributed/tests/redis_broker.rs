@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Server, private_redis};
+use common::{Server, payload, private_redis};
 use stage_6_distributed::{
-    Broker, BrokerError, Demo, Inspect, JobSpec, JobState, RedisBroker, Retention, Settlement,
-    WorkMetrics, WorkSettings, run_pool,
+    Broker, BrokerError, Demo, Inspect, JobState, RedisBroker, Retention, Settlement, WorkMetrics,
+    WorkSettings, run_pool,
 };
 use test_support::scratch_folder;
 use tokio_util::sync::CancellationToken;
@@ -27,15 +27,6 @@ async fn connect(server: &Server, name: &str) -> RedisBroker {
     RedisBroker::connect(&server.url(), name, Retention::default())
         .await
         .expect("the broker connects")
-}
-
-fn payload(n: u32) -> String {
-    JobSpec {
-        number: n,
-        duration: Duration::ZERO,
-        poison: false,
-    }
-    .encode()
 }
 
 async fn submit(broker: &RedisBroker, count: u32) {

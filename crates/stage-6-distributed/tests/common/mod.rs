@@ -8,7 +8,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use stage_6_distributed::{PrivateRedis, RedisBroker, Retention};
+use std::time::Duration;
+
+use stage_6_distributed::{JobSpec, PrivateRedis, RedisBroker, Retention};
 use test_support::{Spawned, scratch_folder};
 use tokio::runtime::Runtime;
 
@@ -149,4 +151,14 @@ pub fn program() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stage-6-distributed"));
     command.env_remove("REDIS_URL").env("RUST_LOG", "info");
     command
+}
+
+/// Job number `n`'s payload for the Redis-only tests: it squares `n` at once.
+pub fn payload(n: u32) -> String {
+    JobSpec {
+        number: n,
+        duration: Duration::ZERO,
+        poison: false,
+    }
+    .encode()
 }
